@@ -1,0 +1,195 @@
+"""Catalog client: STAC search against a SharingHub-compatible API.
+
+Plain Python (no tornado), shared by the server extension, magics and widgets. It talks to our
+``mlops-server`` and to upstream SharingHub alike: the token goes in ``X-Gitlab-Token`` (the header
+upstream reads), only known search parameters are forwarded, and any ``gitlab_token`` that an
+upstream server writes into hrefs is removed before a response leaves this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    MLOpsError,
+    NotFoundError,
+    PermissionDeniedError,
+    UpstreamError,
+)
+
+#: Query parameters of ``GET /api/stac/search`` that may be forwarded (upstream's and ours).
+SEARCH_PARAMETERS = frozenset(
+    {
+        "collections",
+        "bbox",
+        "intersects",
+        "datetime",
+        "limit",
+        "q",
+        "ids",
+        "sortby",
+        "mode",
+        "token",
+        "after",
+        "before",
+        "filter",
+        "filter-lang",
+        "fields",
+    }
+)
+
+#: Query parameters that carry credentials and must never be echoed in an href.
+SECRET_PARAMETERS = frozenset({"gitlab_token", "private_token", "access_token", "token_secret"})
+
+_STATUS_ERRORS: dict[int, type[MLOpsError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: BadRequestError,
+}
+
+
+def scrub_href(href: str) -> str:
+    """Remove credential query parameters from a URL."""
+    parts = urlsplit(href)
+    if not parts.query:
+        return href
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    kept = [(k, v) for k, v in query if k.lower() not in SECRET_PARAMETERS]
+    if len(kept) == len(query):
+        return href
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def scrub_document(document: Any) -> Any:
+    """Return a copy of a STAC/JSON document with every ``href`` scrubbed of credentials."""
+    if isinstance(document, dict):
+        return {
+            key: scrub_href(value)
+            if key == "href" and isinstance(value, str)
+            else scrub_document(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [scrub_document(value) for value in document]
+    return document
+
+
+def _error_message(response: httpx.Response) -> str:
+    """A short human message from an upstream error body, never the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"the catalog answered HTTP {response.status_code}"
+    if isinstance(body, dict):
+        for key in ("message", "description", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:500]
+    return f"the catalog answered HTTP {response.status_code}"
+
+
+class CatalogAPI:
+    """Asynchronous client of one SharingHub-compatible STAC API.
+
+    Parameters
+    ----------
+    base_url
+        SharingHub base URL, without ``/api`` (e.g. ``https://sharinghub.example.org``).
+    token
+        GitLab token of the user, or ``None`` for anonymous (public-mode) access.
+    timeout
+        Seconds per request.
+    """
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._headers = {"Accept": "application/json"}
+        if token:
+            self._headers["X-Gitlab-Token"] = token
+
+    @property
+    def search_url(self) -> str:
+        return f"{self.base_url}/api/stac/search"
+
+    async def search(self, params: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, Any]:
+        """Run an item search and return the FeatureCollection (hrefs scrubbed).
+
+        Raises
+        ------
+        BadRequestError
+            For an unknown parameter or one the catalog rejects.
+        UpstreamError
+            When the catalog cannot be reached or answers something that is not JSON.
+        """
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+        unknown = sorted({key for key, _ in pairs if key not in SEARCH_PARAMETERS})
+        if unknown:
+            raise BadRequestError(
+                f"Unknown search parameter(s): {', '.join(unknown)}. Known: "
+                + ", ".join(sorted(SEARCH_PARAMETERS)),
+                reason="unknown_parameter",
+            )
+        return await self._get_json(self.search_url, pairs)
+
+    async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, headers=self._headers) as client:
+                response = await client.get(url, params=tuple(params))
+        except httpx.HTTPError as error:
+            raise UpstreamError(
+                f"Could not reach the catalog at {self.base_url}: {type(error).__name__}",
+                reason="unreachable",
+            ) from error
+        if response.status_code >= 400:
+            error_type = _STATUS_ERRORS.get(response.status_code, UpstreamError)
+            raise error_type(f"Catalog search failed: {_error_message(response)}")
+        try:
+            document = response.json()
+        except ValueError as error:
+            raise UpstreamError("The catalog answered with something that is not JSON.") from error
+        if not isinstance(document, dict):
+            raise UpstreamError("The catalog answered with JSON that is not an object.")
+        scrubbed: dict[str, Any] = scrub_document(document)
+        return scrubbed
+
+
+_PAGING_RELS = frozenset({"next", "prev", "previous", "self"})
+
+
+def relink_pages(document: dict[str, Any], upstream_search_url: str, proxy_url: str) -> None:
+    """Point the paging links of a search response at this server's proxy route, in place.
+
+    Upstream ``next``/``prev``/``self`` links target the platform, which the browser must never
+    call directly. A link whose scheme, host and path are the upstream search route keeps its
+    (allow-listed) query and gets ``proxy_url`` as its base; the page token is followed as-is,
+    never re-derived.
+    """
+    upstream = urlsplit(upstream_search_url)
+    for link in document.get("links") or []:
+        if not isinstance(link, dict) or link.get("rel") not in _PAGING_RELS:
+            continue
+        href = link.get("href")
+        if not isinstance(href, str):
+            continue
+        parts = urlsplit(href)
+        if (parts.scheme, parts.netloc, parts.path.rstrip("/")) != (
+            upstream.scheme,
+            upstream.netloc,
+            upstream.path.rstrip("/"),
+        ):
+            continue
+        query = [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if key in SEARCH_PARAMETERS
+        ]
+        link["href"] = f"{proxy_url}?{urlencode(query)}" if query else proxy_url

@@ -1,0 +1,142 @@
+"""Which platform this Jupyter server talks to, and whether it is ready.
+
+Either a configured remote platform (SharingHub, MLflow, GitLab URLs; missing ones discovered
+through SharingHub's ``/api/config/``) or the embedded local platform. Callers await
+:meth:`Platform.endpoints` and get URLs or a :class:`PlatformUnavailableError` that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from .config import JupyterMLOps
+from .embedded import EmbeddedPlatform
+from .errors import MLOpsError, PlatformUnavailableError
+
+log = logging.getLogger(__name__)
+
+Status = Literal["starting", "ready", "failed", "unconfigured"]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs of the platform services; ``None`` for a service that does not exist."""
+
+    sharinghub_url: str | None
+    mlflow_url: str | None
+    gitlab_url: str | None
+
+
+def _strip(url: str | None) -> str | None:
+    return url.rstrip("/") if url else None
+
+
+class Platform:
+    """The platform behind this Jupyter server (configured or embedded)."""
+
+    def __init__(self, config: JupyterMLOps) -> None:
+        self.config = config
+        self.embedded = not config.sharinghub_url and bool(config.embedded)
+        self.status: Status = "starting"
+        self.error: MLOpsError | None = None
+        self._endpoints: Endpoints | None = None
+        self._task: asyncio.Task[Endpoints] | None = None
+        self._embedded: EmbeddedPlatform | None = None
+        if not config.sharinghub_url and not config.embedded:
+            self.status = "unconfigured"
+            self.error = PlatformUnavailableError(
+                "No platform is configured: set c.JupyterMLOps.sharinghub_url"
+                " (or MLOPS_SHARINGHUB_URL), or enable the embedded platform.",
+                reason="unconfigured",
+            )
+
+    def start(self) -> asyncio.Task[Endpoints] | None:
+        """Begin connecting (idempotent). Must be called with a running event loop."""
+        if self.status == "unconfigured":
+            return None
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._connect())
+        return self._task
+
+    async def _connect(self) -> Endpoints:
+        try:
+            if self.embedded:
+                self._embedded = EmbeddedPlatform(
+                    Path(self.config.embedded_data_dir),
+                    start_timeout=self.config.embedded_start_timeout,
+                )
+                url = await self._embedded.start()
+                endpoints = Endpoints(
+                    sharinghub_url=url,
+                    mlflow_url=_strip(self.config.mlflow_url),
+                    gitlab_url=None,
+                )
+            else:
+                endpoints = await self._discover(_strip(self.config.sharinghub_url))
+        except MLOpsError as error:
+            self.status, self.error = "failed", error
+            log.error("MLOps platform unavailable: %s", error.message)
+            raise
+        self._endpoints, self.status = endpoints, "ready"
+        return endpoints
+
+    async def _discover(self, sharinghub_url: str | None) -> Endpoints:
+        mlflow_url = _strip(self.config.mlflow_url)
+        gitlab_url = _strip(self.config.gitlab_url)
+        if sharinghub_url and (mlflow_url is None or gitlab_url is None):
+            # /api/config/ needs no token upstream; a failure only means less is known.
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                async with httpx.AsyncClient(timeout=self.config.request_timeout) as client:
+                    response = await client.get(f"{sharinghub_url}/api/config/")
+                    response.raise_for_status()
+                    remote: dict[str, Any] = response.json()
+                mlflow_url = mlflow_url or _strip((remote.get("mlflow") or {}).get("url"))
+                gitlab_url = gitlab_url or _strip((remote.get("gitlab") or {}).get("url"))
+        return Endpoints(sharinghub_url, mlflow_url, gitlab_url)
+
+    async def endpoints(self, wait_seconds: float | None = None) -> Endpoints:
+        """Wait until the platform is ready and return its URLs."""
+        if self._endpoints is not None:
+            return self._endpoints
+        task = self.start()
+        if task is None:
+            assert self.error is not None
+            raise self.error
+        wait = wait_seconds if wait_seconds is not None else self.config.embedded_start_timeout + 5
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=wait)
+        except TimeoutError:
+            raise PlatformUnavailableError(
+                "The platform is still starting; try again in a moment.", reason="starting"
+            ) from None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary for ``/jupyter-mlops/info`` (no secrets)."""
+        endpoints = self._endpoints or Endpoints(None, None, None)
+        summary: dict[str, Any] = {
+            "embedded": self.embedded,
+            "status": self.status,
+            "sharinghub_url": endpoints.sharinghub_url,
+            "mlflow_url": endpoints.mlflow_url,
+            "gitlab_url": endpoints.gitlab_url,
+        }
+        if self.error is not None:
+            summary["message"] = self.error.message
+            summary["reason"] = self.error.reason
+        return summary
+
+    async def stop(self) -> None:
+        """Stop the embedded platform, if any."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, MLOpsError):
+                await self._task
+        if self._embedded is not None:
+            await self._embedded.stop()
