@@ -1,0 +1,375 @@
+"""The HTTP API: a FastAPI app over a project source and its index.
+
+Routes are thin: parse, ask the index/source, render, map errors. Paths follow upstream
+SharingHub so its clients work unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlops_server import __version__
+from mlops_server.access import (
+    Caller,
+    access_level,
+    caller_from_request,
+    visible_visibilities,
+)
+from mlops_server.config_api import config_document
+from mlops_server.errors import ApiError, BadRequest, NotFound, error_body
+from mlops_server.index import Index, IndexedItem, IndexQuery
+from mlops_server.search import SearchParams, encode_cursor, parse_search
+from mlops_server.settings import Category, Settings
+from mlops_server.sources.base import ProjectFileNotFound, ProjectNotFound, ProjectSource
+from mlops_server.stac import catalog
+from mlops_server.stac.hrefs import collection_href
+from mlops_server.stac.items import STAC_VERSION, media_type, render_item
+
+log = logging.getLogger(__name__)
+
+GEOJSON = "application/geo+json"
+
+
+def base_url_of(request: Request) -> str:
+    """The URL the client used to reach the app root (host and any path prefix)."""
+    return str(request.base_url).rstrip("/")
+
+
+def _reason_for(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        422: "bad_request",
+    }.get(status, "error")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(error.message, error.reason), error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for problem in error.errors():
+            where = [str(p) for p in problem.get("loc", ()) if p not in ("query", "path", "body")]
+            problems.append(f"Parameter '{'.'.join(where)}': {problem.get('msg', 'invalid')}")
+        return JSONResponse(
+            error_body("; ".join(problems) or "Invalid request", "bad_request"), 400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = str(error.detail) if error.detail else "Error"
+        return JSONResponse(
+            error_body(message, _reason_for(error.status_code)),
+            error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("Internal server error", "internal_error"), 500)
+
+
+class Catalog:
+    """The request-independent core the routes share: settings, source and index."""
+
+    def __init__(self, settings: Settings, source: ProjectSource, index: Index) -> None:
+        self.settings = settings
+        self.source = source
+        self.index = index
+
+    def visible(self, caller: Caller, indexed: IndexedItem | None) -> IndexedItem | None:
+        if indexed is None or indexed.visibility not in visible_visibilities(caller):
+            return None
+        return indexed
+
+    def category(self, collection_id: str) -> Category:
+        category = self.settings.category(collection_id)
+        if category is None:
+            raise NotFound(f"Collection not found: {collection_id}")
+        return category
+
+    def collection_of(self, indexed: IndexedItem, allowed: list[str]) -> Category:
+        for category in self.settings.categories:
+            if category.id in indexed.categories and category.id in allowed:
+                return category
+        raise LookupError(indexed.path)  # the index query guarantees a match
+
+    def search(self, caller: Caller, params: SearchParams) -> tuple[list[IndexedItem], int]:
+        page = self.index.search(
+            IndexQuery(
+                visibilities=visible_visibilities(caller),
+                categories=params.collections,
+                ids=params.ids,
+                topics=params.topics,
+                words=params.words,
+                bbox=params.bbox,
+                geometry=params.intersects,
+                start=params.start,
+                end=params.end,
+                sortby=params.sortby,
+                offset=params.offset,
+                limit=params.limit,
+            )
+        )
+        return page.items, page.matched
+
+
+def _page_url(base: str, path: str, echo: dict[str, str], **paging: str) -> str:
+    query = urlencode({**echo, **paging})
+    return f"{base}{path}?{query}" if query else f"{base}{path}"
+
+
+def feature_collection(
+    core: Catalog,
+    request: Request,
+    caller: Caller,
+    params: SearchParams,
+    route_path: str,
+    collection_id: str | None = None,
+) -> dict[str, Any]:
+    items, matched = core.search(caller, params)
+    base = base_url_of(request)
+    features = [
+        render_item(
+            indexed.item,
+            core.collection_of(indexed, params.collections),
+            base,
+            access_level(caller, indexed.visibility),
+        )
+        for indexed in items
+    ]
+    if request.method == "GET":
+        self_href = str(request.url)
+    else:
+        paging = {"after": encode_cursor(params.offset)} if params.offset else {}
+        self_href = _page_url(base, route_path, params.echo, **paging)
+    links: list[dict[str, Any]] = [
+        {"rel": "self", "type": GEOJSON, "href": self_href},
+        {"rel": "root", "type": "application/json", "href": f"{base}{catalog.ROOT}"},
+    ]
+    if collection_id is not None:
+        links.append(
+            {
+                "rel": "collection",
+                "type": "application/json",
+                "href": base + collection_href(collection_id),
+            }
+        )
+    if params.offset > 0:
+        links.append(
+            {
+                "rel": "prev",
+                "type": GEOJSON,
+                "href": _page_url(
+                    base, route_path, params.echo, before=encode_cursor(params.offset)
+                ),
+            }
+        )
+    if params.offset + len(features) < matched:
+        links.append(
+            {
+                "rel": "next",
+                "type": GEOJSON,
+                "href": _page_url(
+                    base,
+                    route_path,
+                    params.echo,
+                    after=encode_cursor(params.offset + len(features)),
+                ),
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [],
+        "context": {"limit": params.limit, "matched": matched, "returned": len(features)},
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "features": features,
+        "links": links,
+    }
+
+
+def _geojson(document: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(document, media_type=GEOJSON)
+
+
+def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastAPI:
+    """Build the API over a project source whose items are already in ``index``."""
+    app = FastAPI(
+        title="mlops-server",
+        version=__version__,
+        description="SharingHub-compatible catalog of the jupyter-mlops platform.",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        openapi_url="/openapi.json",
+    )
+    core = Catalog(settings, source, index)
+    app.state.catalog = core
+    _install_error_handlers(app)
+
+    @app.get("/status")
+    def status() -> list[dict[str, Any]]:
+        """Health check, in upstream's shape."""
+        return [{"status": "ok", "services": {}}]
+
+    @app.get("/api/config/")
+    @app.get("/api/config", include_in_schema=False)
+    def config(request: Request) -> dict[str, Any]:
+        """UI configuration (no auth)."""
+        return config_document(settings, base_url_of(request))
+
+    @app.get("/api/stac")
+    @app.get("/api/stac/", include_in_schema=False)
+    def stac_root(request: Request) -> dict[str, Any]:
+        return catalog.root_catalog(settings, base_url_of(request))
+
+    @app.get("/api/stac/conformance")
+    def conformance() -> dict[str, Any]:
+        return {"conformsTo": catalog.CONFORMANCE}
+
+    @app.get("/api/stac/collections")
+    def collections(request: Request) -> dict[str, Any]:
+        return catalog.collections(settings, base_url_of(request))
+
+    @app.get("/api/stac/collections/{collection_id}")
+    def collection(request: Request, collection_id: str) -> dict[str, Any]:
+        return catalog.collection(core.category(collection_id), base_url_of(request))
+
+    @app.get("/api/stac/collections/{collection_id}/items")
+    def collection_items(request: Request, collection_id: str) -> JSONResponse:
+        """Items of one collection; query: limit, bbox, datetime, after/before/token."""
+        core.category(collection_id)
+        params = parse_search(request.query_params, settings, collection=collection_id)
+        document = feature_collection(
+            core,
+            request,
+            caller_from_request(request),
+            params,
+            f"/api/stac/collections/{collection_id}/items",
+            collection_id,
+        )
+        return _geojson(document)
+
+    @app.get("/api/stac/collections/{collection_id}/items/{item_id:path}")
+    def collection_item(request: Request, collection_id: str, item_id: str) -> JSONResponse:
+        category = core.category(collection_id)
+        caller = caller_from_request(request)
+        indexed = core.visible(caller, core.index.get(path=item_id.strip("/")))
+        if indexed is None:
+            raise NotFound(f"Item not found: {item_id}")
+        if category.id not in indexed.categories:
+            raise BadRequest(
+                f"Category mismatch for project {indexed.path}: asked {category.id} "
+                f"but got {', '.join(indexed.categories) or 'none'}"
+            )
+        item = render_item(
+            indexed.item, category, base_url_of(request), access_level(caller, indexed.visibility)
+        )
+        return _geojson(item)
+
+    @app.get("/api/stac/search")
+    def search_get(request: Request) -> JSONResponse:
+        """Item search; query: collections, ids, bbox, intersects, datetime, q, sortby,
+        limit, token/after/before."""
+        params = parse_search(request.query_params, settings)
+        document = feature_collection(
+            core, request, caller_from_request(request), params, "/api/stac/search"
+        )
+        return _geojson(document)
+
+    @app.post("/api/stac/search")
+    async def search_post(request: Request) -> JSONResponse:
+        """Item search with a JSON body holding the GET parameters (lists as lists);
+        paging cursors may be in the body or the query string."""
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadRequest("The request body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object")
+        values = {**dict(request.query_params), **body}
+        params = parse_search(values, settings)
+        document = await run_in_threadpool(
+            feature_collection,
+            core,
+            request,
+            caller_from_request(request),
+            params,
+            "/api/stac/search",
+        )
+        return _geojson(document)
+
+    @app.get("/api/check/{project_id_or_path:path}")
+    def check(request: Request, project_id_or_path: str, info: bool = False) -> Response:
+        """Visibility check used by MLflow SharingHub; ``info=true`` returns details."""
+        caller = caller_from_request(request)
+        key = project_id_or_path.strip("/")
+        indexed = core.index.get(project_id=int(key)) if key.isdigit() else core.index.get(path=key)
+        indexed = core.visible(caller, indexed)
+        if indexed is None:
+            raise NotFound(f"Project not found: {project_id_or_path}")
+        if not info:
+            return Response(status_code=200)
+        ordered = [c.id for c in settings.categories if c.id in indexed.categories]
+        return JSONResponse(
+            {
+                "id": indexed.project_id,
+                "name": indexed.name,
+                "path": indexed.path,
+                "access_level": access_level(caller, indexed.visibility),
+                "categories": ordered,
+            }
+        )
+
+    @app.api_route("/api/download/{target:path}", methods=["GET", "HEAD"])
+    def download(request: Request, target: str, ref: str | None = None) -> Response:
+        """Stream a project file: ``/api/download/<project>/repository/<file>?ref=``."""
+        project_path, marker, file_path = target.partition("/repository/")
+        if not marker or not project_path or not file_path:
+            raise NotFound(f"Not found: /api/download/{target}")
+        parts = file_path.split("/")
+        if file_path.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in file_path:
+            raise BadRequest(f"Parameter 'file_path': invalid path {file_path!r}")
+        caller = caller_from_request(request)
+        indexed = core.visible(caller, core.index.get(path=project_path.strip("/")))
+        if indexed is None:
+            raise NotFound(f"Project not found: {project_path}")
+        branch = indexed.item["properties"].get("sharinghub:default-branch", "main")
+        if ref is not None and ref != branch:
+            raise NotFound(f"Ref not found: {ref} (this store serves only {branch})")
+        try:
+            found = source.open_file(indexed.path, file_path)
+        except (ProjectNotFound, ProjectFileNotFound):
+            raise NotFound(f"File not found: {file_path}") from None
+        kind = media_type(found.name) or "application/octet-stream"
+        if found.local_path is not None:
+            return FileResponse(
+                found.local_path,
+                media_type=kind,
+                filename=found.name,
+                content_disposition_type="attachment",
+            )
+        stream = found.open()
+        return StreamingResponse(
+            iter(lambda: stream.read(1 << 16), b""),
+            media_type=kind,
+            headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
+        )
+
+    return app

@@ -1,0 +1,111 @@
+"""Command line: ``mlops-server serve`` and ``mlops-server demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger("mlops_server")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-server", description="The jupyter-mlops platform server."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="index a project store and serve the API")
+    serve.add_argument("--projects", required=True, type=Path, help="local project store folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL of the index (default: sqlite file PROJECTS/.mlops-index.sqlite)",
+    )
+    serve.add_argument(
+        "--mlflow-url", default=None, help="MLflow base URL, for tracking URIs and /api/config/"
+    )
+    serve.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="exit when the parent process dies (for the embedded launcher)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+
+    demo = commands.add_parser("demo", help="write the demo project store into PATH")
+    demo.add_argument("path", type=Path)
+    demo.add_argument("--force", action="store_true", help="overwrite an existing store")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mlops_server.app import create_app
+    from mlops_server.index import Index
+    from mlops_server.lifecycle import exit_with_parent
+    from mlops_server.settings import load_settings
+    from mlops_server.sources.local import LocalProjectSource
+
+    store: Path = args.projects
+    if not store.is_dir():
+        print(f"mlops-server: project store not found: {store}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.exit_with_parent:
+        exit_with_parent()
+    settings = load_settings(mlflow_url=args.mlflow_url)
+    source = LocalProjectSource(store)
+    db_url = args.db or f"sqlite:///{(store.resolve() / '.mlops-index.sqlite').as_posix()}"
+    index = Index(db_url)
+    started = time.perf_counter()
+    count = index.rebuild(source, settings)
+    log.info("indexed %d projects from %s in %.2fs", count, store, time.perf_counter() - started)
+    app = create_app(settings, source, index)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                log.info("mlops-server ready on http://%s:%d", args.host, args.port)
+
+    server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    server.run()
+    index.dispose()
+    return 0 if server.started else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mlops_server.demo import StoreNotEmpty, write_demo_store
+
+    try:
+        written = write_demo_store(args.path, force=args.force)
+    except StoreNotEmpty as error:
+        print(f"mlops-server demo: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {len(written)} demo projects into {args.path}")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(getattr(args, "log_level", "info")).upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        return _serve(args)
+    return _demo(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""The UI configuration document served at ``/api/config/`` (upstream §2.4 shape)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_server.settings import Settings
+from mlops_server.stac.hrefs import absolute
+
+
+def config_document(settings: Settings, base_url: str) -> dict[str, Any]:
+    mlflow_url = absolute(settings.mlflow_url, base_url) if settings.mlflow_url else None
+    categories: dict[str, Any] = {}
+    for category in settings.categories:
+        entry: dict[str, Any] = {"gitlab_topic": category.gitlab_topic}
+        entry.update(category.extra)
+        if category.assets:
+            entry["assets"] = category.assets
+        entry["locales"] = category.locales
+        categories[category.id] = entry
+    root = dict(settings.root.extra)
+    root["locales"] = settings.root.locales
+    return {
+        "auth": "token",
+        "store": None,
+        "gitlab": {"url": None},
+        "jupyterlab": {"url": None},
+        "mlflow": {"type": settings.mlflow_type, "url": mlflow_url},
+        "docs": {"url": None},
+        "spaces": {},
+        "root": root,
+        "categories": categories,
+        "external_urls": [],
+        "default_tags": {},
+        "wizard": {"url": None},
+    }

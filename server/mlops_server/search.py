@@ -1,0 +1,298 @@
+"""Item search parameters: parsing (GET query or POST body), validation and paging cursors.
+
+Everything a client may get wrong is checked here and reported as a 400 naming the
+parameter; the index receives only valid queries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+import shapely.geometry
+from shapely.geometry.base import BaseGeometry
+
+from mlops_server.errors import BadRequest
+from mlops_server.index import SORT_COLUMNS
+from mlops_server.settings import Settings
+
+_TOPIC_TERM = re.compile(r"^\[(.+)\]$")
+_SORT_ALIASES = {"name": "title"}
+
+
+@dataclass
+class SearchParams:
+    """A validated search. ``echo`` is the GET form of the filters, used in paging links."""
+
+    collections: list[str]
+    limit: int
+    offset: int = 0
+    ids: list[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    intersects: BaseGeometry | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    topics: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    sortby: list[tuple[str, bool]] = field(default_factory=list)
+    echo: dict[str, str] = field(default_factory=dict)
+
+
+def _as_list(value: Any, name: str) -> list[str]:
+    """Comma-separated string (GET) or list of strings (POST) -> list of stripped strings."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = list(value)
+    else:
+        raise BadRequest(f"Parameter '{name}' must be a comma-separated string or a list")
+    return [item.strip() for item in items if item.strip()]
+
+
+def parse_collections(value: Any, settings: Settings) -> list[str]:
+    known = [c.id for c in settings.categories]
+    if value is None:
+        return known
+    wanted = _as_list(value, "collections")
+    if not wanted:
+        return known
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise BadRequest(
+            f"Parameter 'collections': unknown collection(s) {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def parse_limit(value: Any, settings: Settings) -> int:
+    if value is None or value == "":
+        return settings.page_size
+    try:
+        if isinstance(value, (bool, float)):
+            raise ValueError
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"Parameter 'limit' must be an integer, got {value!r}") from None
+    if not 1 <= limit <= settings.max_page_size:
+        raise BadRequest(
+            f"Parameter 'limit' must be between 1 and {settings.max_page_size}, got {limit}"
+        )
+    return limit
+
+
+def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            numbers = [float(v) for v in value.split(",")]
+        elif isinstance(value, list):
+            numbers = [float(v) for v in value if not isinstance(v, bool)]
+            if len(numbers) != len(value):
+                raise ValueError
+        else:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BadRequest("Parameter 'bbox' must be 4 numbers: minx,miny,maxx,maxy") from None
+    if len(numbers) == 6:  # 3D bbox: keep the horizontal part
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or any(n != n for n in numbers):
+        raise BadRequest("Parameter 'bbox' must be 4 numbers: minx,miny,maxx,maxy")
+    minx, miny, maxx, maxy = numbers
+    if minx > maxx or miny > maxy:
+        raise BadRequest(
+            "Parameter 'bbox': min must not exceed max (antimeridian crossing is not supported)"
+        )
+    return minx, miny, maxx, maxy
+
+
+def parse_intersects(value: Any) -> BaseGeometry | None:
+    if value is None or value == "":
+        return None
+    try:
+        geojson = json.loads(value) if isinstance(value, str) else value
+        geometry = shapely.geometry.shape(geojson)
+    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError):
+        raise BadRequest("Parameter 'intersects' must be a GeoJSON geometry") from None
+    if geometry.is_empty:
+        raise BadRequest("Parameter 'intersects' must not be an empty geometry")
+    return geometry
+
+
+def _parse_instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_datetime(value: Any) -> tuple[datetime | None, datetime | None]:
+    """An RFC 3339 instant, or an interval ``start/end`` where an end may be open (``..``)."""
+    if value is None or value == "":
+        return None, None
+    if not isinstance(value, str):
+        raise BadRequest("Parameter 'datetime' must be a string")
+    try:
+        if "/" in value:
+            first, _, second = value.partition("/")
+            start = None if first.strip() in ("", "..") else _parse_instant(first)
+            end = None if second.strip() in ("", "..") else _parse_instant(second)
+        else:
+            start = end = _parse_instant(value)
+    except ValueError:
+        raise BadRequest(
+            f"Parameter 'datetime' must be an ISO 8601 instant or interval "
+            f"(start/end, '..' for an open end), got {value!r}"
+        ) from None
+    if start is not None and end is not None and start > end:
+        raise BadRequest("Parameter 'datetime': the start is after the end")
+    return start, end
+
+
+def parse_query(value: Any) -> tuple[list[str], list[str]]:
+    """The upstream ``q`` mini-language: ``[topic]`` terms, ``:flags``, and free text."""
+    if value is None:
+        return [], []
+    topics: list[str] = []
+    words: list[str] = []
+    for term in _as_list(value, "q"):
+        match = _TOPIC_TERM.match(term)
+        if match:
+            topics.append(match.group(1).strip())
+        elif term.startswith(":"):
+            continue  # flags such as ':starred' mean nothing to an anonymous caller
+        else:
+            words.extend(term.split())
+    return topics, words
+
+
+def parse_sortby(value: Any) -> list[tuple[str, bool]]:
+    if value is None or value == "":
+        return []
+    entries: list[tuple[str, str]] = []
+    if isinstance(value, str):
+        for part in _as_list(value, "sortby"):
+            if part[0] in "+-":
+                entries.append((part[1:], "desc" if part[0] == "-" else "asc"))
+            else:
+                entries.append((part, "asc"))
+    elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        for spec in value:
+            entries.append((str(spec.get("field", "")), str(spec.get("direction", "asc"))))
+    else:
+        raise BadRequest("Parameter 'sortby' must be '[-|+]field,...' or [{field, direction}]")
+    result = []
+    for name, direction in entries:
+        field_name = name.strip()
+        for prefix in ("properties.", "sharinghub:"):
+            field_name = field_name.removeprefix(prefix)
+        field_name = _SORT_ALIASES.get(field_name, field_name)
+        if field_name not in SORT_COLUMNS:
+            raise BadRequest(
+                f"Parameter 'sortby': cannot sort on {name!r}; fields: {', '.join(SORT_COLUMNS)}"
+            )
+        if direction not in ("asc", "desc"):
+            raise BadRequest(
+                f"Parameter 'sortby': direction must be asc or desc, got {direction!r}"
+            )
+        result.append((field_name, direction == "asc"))
+    return result
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str, name: str) -> int:
+    text = value.removeprefix("next:").removeprefix("prev:")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        kind, _, number = raw.partition(":")
+        offset = int(number)
+        if kind != "o" or offset < 0:
+            raise ValueError
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadRequest(f"Parameter '{name}' is not a valid paging cursor") from None
+    return offset
+
+
+def parse_paging(values: Mapping[str, Any], limit: int) -> int:
+    """Offset of the page from ``token`` / ``after`` (next pages) or ``before`` (previous)."""
+    for name in ("token", "after"):
+        value = values.get(name)
+        if value:
+            return decode_cursor(str(value), name)
+    before = values.get("before")
+    if before:
+        return max(0, decode_cursor(str(before), "before") - limit)
+    return 0
+
+
+def _echo(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    echo: dict[str, str] = {}
+    for name in names:
+        value = values.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        if name == "intersects" and not isinstance(value, str):
+            echo[name] = json.dumps(value)
+        elif name == "sortby" and isinstance(value, list):
+            echo[name] = ",".join(
+                ("-" if str(s.get("direction")) == "desc" else "") + str(s.get("field"))
+                for s in value
+                if isinstance(s, dict)
+            )
+        elif isinstance(value, list):
+            echo[name] = ",".join(str(v) for v in value)
+        else:
+            echo[name] = str(value)
+    return echo
+
+
+SEARCH_PARAMS = ("collections", "ids", "bbox", "intersects", "datetime", "q", "sortby", "limit")
+ITEMS_PARAMS = ("bbox", "datetime", "limit")
+
+
+def parse_search(
+    values: Mapping[str, Any],
+    settings: Settings,
+    *,
+    collection: str | None = None,
+) -> SearchParams:
+    """Validate a search; with ``collection`` it is a collection's items listing."""
+    names = ITEMS_PARAMS if collection is not None else SEARCH_PARAMS
+    limit = parse_limit(values.get("limit"), settings)
+    if collection is not None:
+        collections = [collection]
+        ids = None
+        topics: list[str] = []
+        words: list[str] = []
+        sortby: list[tuple[str, bool]] = []
+        intersects: BaseGeometry | None = None
+    else:
+        collections = parse_collections(values.get("collections"), settings)
+        ids = _as_list(values["ids"], "ids") if values.get("ids") else None
+        topics, words = parse_query(values.get("q"))
+        sortby = parse_sortby(values.get("sortby"))
+        intersects = parse_intersects(values.get("intersects"))
+    start, end = parse_datetime(values.get("datetime"))
+    return SearchParams(
+        collections=collections,
+        limit=limit,
+        offset=parse_paging(values, limit),
+        ids=ids,
+        bbox=parse_bbox(values.get("bbox")),
+        intersects=intersects,
+        start=start,
+        end=end,
+        topics=topics,
+        words=words,
+        sortby=sortby,
+        echo=_echo(values, names),
+    )

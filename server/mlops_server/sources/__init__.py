@@ -1,0 +1,1 @@
+"""Where projects come from: the local project store now, GitLab later."""

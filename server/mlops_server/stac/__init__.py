@@ -1,0 +1,1 @@
+"""STAC documents: the catalog, collections and the project -> item mapping."""
