@@ -1,0 +1,148 @@
+"""Fixtures: a demo project store plus test-only projects, served by a real mlops-server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+PRIVATE = "team/secret-model"
+MALFORMED = "team/broken-front-matter"
+UNCATEGORISED = "team/notes"
+WRONG_TYPES = "team/wrong-types"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _write_project(root: Path, path: str, manifest: str, readme: str) -> Path:
+    directory = root / path
+    directory.mkdir(parents=True)
+    (directory / "mlops-project.yaml").write_text(manifest)
+    (directory / "README.md").write_text(readme)
+    return directory
+
+
+def _add_test_projects(root: Path, outside: Path) -> None:
+    secret = _write_project(
+        root,
+        PRIVATE,
+        "id: 901\nname: Secret model\ntopics: [sharinghub:aimodel, flood]\n"
+        "visibility: private\ncreated_at: 2024-01-01T00:00:00Z\n",
+        "---\nextent:\n  spatial: [-66, -15, -64, -13]\nassets: ['*.bin']\n---\n"
+        "# Secret flood model\n",
+    )
+    (secret / "weights.bin").write_bytes(b"PRIVATE-WEIGHTS")
+    broken = _write_project(
+        root,
+        MALFORMED,
+        "id: 902\nname: Broken front matter\ntopics: [sharinghub:dataset]\n"
+        "visibility: public\ncreated_at: 2024-01-01T00:00:00Z\n",
+        "---\ntitle: [unclosed\nextent: {spatial: 12\n---\n# Broken but served\n",
+    )
+    (broken / "data.txt").write_text("still here\n")
+    # A symlink that points out of the project must never be served.
+    (outside / "host-secret.txt").write_text("host secret\n")
+    (broken / "escape.txt").symlink_to(outside / "host-secret.txt")
+    _write_project(
+        root,
+        UNCATEGORISED,
+        "id: 903\nname: Notes\ntopics: [notes]\nvisibility: public\n",
+        "# Notes without a category\n",
+    )
+    _write_project(
+        root,
+        WRONG_TYPES,
+        "id: 904\nname: Wrong types\ntopics: [sharinghub:dataset]\nvisibility: public\n",
+        "---\nextent: {spatial: 12, temporal: nope}\nassets: 5\nlicense: [MIT]\n"
+        "related: 3\nextensions: {mlm: https://example.org/mlm.json}\nmlm: not-a-mapping\n"
+        "---\n# Wrong types everywhere\n",
+    )
+    _write_project(root, "team/bad-manifest", "id: not-a-number\n", "# skipped\n")
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    outside = tmp_path_factory.mktemp("outside")
+    result = _run_cli("demo", str(root), "--force")
+    assert result.returncode == 0, result.stderr
+    _add_test_projects(root, outside)
+    return root
+
+
+@pytest.fixture(scope="session")
+def base_url(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("logs") / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlops_server",
+                "serve",
+                "--projects",
+                str(store),
+                "--port",
+                str(port),
+                "--mlflow-url",
+                "http://mlflow.example/mlflow",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited early:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in 30 s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def http(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m mlops_server`` with arguments; returns the completed process."""
+    return _run_cli

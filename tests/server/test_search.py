@@ -1,0 +1,203 @@
+"""Item search: collections, bbox, text, topics, ids, datetime, sorting and paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+EUROSAT_MODEL = "demo/eurosat-lulc-classifier"
+EUROSAT_DATA = "demo/eurosat-rgb-samples"
+BOLIVIA = "demo/sen1floods11-bolivia"
+FLOOD_MODEL = "demo/flood-mapping-threshold"
+MALFORMED = "team/broken-front-matter"
+PRIVATE = "team/secret-model"
+UNCATEGORISED = "team/notes"
+WRONG_TYPES = "team/wrong-types"
+VISIBLE = {EUROSAT_MODEL, EUROSAT_DATA, BOLIVIA, FLOOD_MODEL, MALFORMED, WRONG_TYPES}
+
+
+def ids(body: dict[str, Any]) -> set[str]:
+    return {feature["id"] for feature in body["features"]}
+
+
+def search(http: httpx.Client, **params: Any) -> dict[str, Any]:
+    response = http.get("/api/stac/search", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/geo+json")
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_search_without_collections_covers_all_visible_items(http: httpx.Client) -> None:
+    # When
+    body = search(http, limit=100)
+    # Then: everything public with a category, nothing private, nothing uncategorised
+    assert ids(body) == VISIBLE
+    assert body["numberMatched"] == len(VISIBLE)
+    assert body["context"] == {"limit": 100, "matched": len(VISIBLE), "returned": len(VISIBLE)}
+    assert PRIVATE not in ids(body)
+    assert UNCATEGORISED not in ids(body)
+
+
+def test_search_by_collection(http: httpx.Client) -> None:
+    # When
+    models = search(http, collections="ai-model")
+    both = search(http, collections="ai-model,dataset")
+    # Then
+    assert ids(models) == {EUROSAT_MODEL, FLOOD_MODEL}
+    assert all(f["collection"] == "ai-model" for f in models["features"])
+    assert ids(both) == VISIBLE
+
+
+def test_collection_items_route_lists_one_collection(http: httpx.Client) -> None:
+    body = http.get("/api/stac/collections/dataset/items").json()
+    assert ids(body) == {BOLIVIA, EUROSAT_DATA, MALFORMED, WRONG_TYPES}
+    assert "collection" in {link["rel"] for link in body["links"]}
+
+
+def test_bbox_over_bolivia_finds_the_flood_items_only(http: httpx.Client) -> None:
+    # When
+    body = search(http, bbox="-65.5,-14.5,-64.5,-13.5")
+    # Then
+    assert ids(body) == {BOLIVIA, FLOOD_MODEL}
+    assert body["numberMatched"] == 2
+
+
+def test_bbox_over_europe_finds_the_eurosat_items_only(http: httpx.Client) -> None:
+    body = search(http, bbox="2,45,10,50")
+    assert ids(body) == {EUROSAT_MODEL, EUROSAT_DATA}
+
+
+def test_bbox_uses_the_exact_geometry_not_only_its_bounds(http: httpx.Client) -> None:
+    # Given a box inside the bounds of the EuroSAT samples polygon but outside the polygon
+    body = search(http, bbox="27,57.5,29,58.5")
+    # Then only the rectangular EuroSAT model extent intersects it
+    assert ids(body) == {EUROSAT_MODEL}
+
+
+def test_post_search_with_intersects(http: httpx.Client) -> None:
+    # Given a GeoJSON point in Bolivia
+    point = {"type": "Point", "coordinates": [-65.0, -14.0]}
+    # When
+    response = http.post("/api/stac/search", json={"intersects": point, "limit": 10})
+    # Then
+    assert response.status_code == 200
+    assert ids(response.json()) == {BOLIVIA, FLOOD_MODEL}
+
+
+def test_free_text_search(http: httpx.Client) -> None:
+    assert ids(search(http, q="backscatter")) == {FLOOD_MODEL}
+    assert ids(search(http, q="EUROSAT")) == {EUROSAT_MODEL, EUROSAT_DATA}
+    assert ids(search(http, q="eurosat perceptron")) == {EUROSAT_MODEL}
+    assert ids(search(http, q="no-such-word-anywhere")) == set()
+
+
+def test_topic_terms_filter_by_topic(http: httpx.Client) -> None:
+    assert ids(search(http, q="[flood]")) == {BOLIVIA, FLOOD_MODEL}
+    assert ids(search(http, q="[flood],[sentinel-1],threshold")) == {FLOOD_MODEL}
+
+
+def test_ids_filter(http: httpx.Client) -> None:
+    body = search(http, ids=f"{BOLIVIA},{EUROSAT_DATA},{PRIVATE}")
+    assert ids(body) == {BOLIVIA, EUROSAT_DATA}
+
+
+def test_datetime_filters_on_the_temporal_extent(http: httpx.Client) -> None:
+    # The flood items cover 15 February 2018; the EuroSAT items 2017-2018.
+    assert ids(search(http, datetime="2018-02-15T12:00:00Z", collections="ai-model")) == {
+        EUROSAT_MODEL,
+        FLOOD_MODEL,
+    }
+    assert ids(search(http, datetime="2018-03-01T00:00:00Z/..", collections="dataset")) == {
+        EUROSAT_DATA,
+        MALFORMED,
+        WRONG_TYPES,
+    }
+    assert ids(search(http, datetime="../2016-12-31T00:00:00Z")) == set()
+
+
+def test_sortby(http: httpx.Client) -> None:
+    body = search(http, sortby="-id", collections="ai-model")
+    assert [f["id"] for f in body["features"]] == [FLOOD_MODEL, EUROSAT_MODEL]
+    body = search(http, sortby="+properties.title", collections="dataset")
+    titles = [f["properties"]["title"] for f in body["features"]]
+    assert titles == sorted(titles)
+
+
+@pytest.mark.parametrize("paging", ["after", "token"])
+def test_paging_visits_every_item_exactly_once(http: httpx.Client, paging: str) -> None:
+    # Given
+    url = "/api/stac/search?limit=1&sortby=id"
+    seen: list[str] = []
+    matched = set()
+    # When following next links
+    while url:
+        body = http.get(url).json()
+        matched.add(body["numberMatched"])
+        seen.extend(f["id"] for f in body["features"])
+        nexts = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        if nexts and paging == "token":
+            nexts = [nexts[0].replace("after=", "token=")]
+        url = nexts[0] if nexts else ""
+        assert len(seen) <= len(VISIBLE)
+    # Then
+    assert sorted(seen) == sorted(VISIBLE)
+    assert matched == {len(VISIBLE)}
+
+
+def link(body: dict[str, Any], rel: str) -> str | None:
+    return next((x["href"] for x in body["links"] if x["rel"] == rel), None)
+
+
+def test_prev_link_goes_back(http: httpx.Client) -> None:
+    first = search(http, limit=2, sortby="id")
+    second = http.get(str(link(first, "next"))).json()
+    back = http.get(str(link(second, "prev"))).json()
+    assert [f["id"] for f in back["features"]] == [f["id"] for f in first["features"]]
+
+
+def test_bbox_search_pages_too(http: httpx.Client) -> None:
+    first = search(http, bbox="-66,-15,-64,-13", limit=1)
+    assert first["numberMatched"] == 2
+    second = http.get(str(link(first, "next"))).json()
+    assert ids(first) | ids(second) == {BOLIVIA, FLOOD_MODEL}
+    assert link(second, "next") is None
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "a,b,c,d"}, "bbox"),
+        ({"bbox": "10,0,0,10"}, "bbox"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1000"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"datetime": "2020-01-01T00:00:00Z/2019-01-01T00:00:00Z"}, "datetime"),
+        ({"collections": "nope"}, "collections"),
+        ({"sortby": "-colour"}, "sortby"),
+        ({"intersects": "{not json"}, "intersects"),
+        ({"after": "garbage!"}, "after"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(
+    http: httpx.Client, params: dict[str, str], parameter: str
+) -> None:
+    # When
+    response = http.get("/api/stac/search", params=params)
+    # Then
+    assert response.status_code == 400
+    body = response.json()
+    assert body["reason"] == "bad_request"
+    assert f"'{parameter}'" in body["message"]
+    assert body["detail"] == body["message"]
+
+
+def test_bad_post_body_is_400(http: httpx.Client) -> None:
+    response = http.post(
+        "/api/stac/search", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert http.post("/api/stac/search", json={"bbox": [1, 2]}).status_code == 400
