@@ -7,6 +7,7 @@ SharingHub so its clients work unchanged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -365,9 +366,14 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
                 filename=found.name,
                 content_disposition_type="attachment",
             )
-        stream = found.open()
+
+        def chunks() -> Iterator[bytes]:
+            with found.open() as stream:
+                while chunk := stream.read(1 << 16):
+                    yield chunk
+
         return StreamingResponse(
-            iter(lambda: stream.read(1 << 16), b""),
+            chunks(),
             media_type=kind,
             headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
         )
