@@ -84,6 +84,8 @@ class CatalogSearchHandler(MLOpsHandler):
             (key, value.decode())
             for key, values in self.request.query_arguments.items()
             for value in values
+            # JupyterLab's ServerConnection adds a bare "?<timestamp>" to defeat caches.
+            if not (key.isdigit() and not value)
         ]
         try:
             endpoints = await self.platform.endpoints()
