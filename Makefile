@@ -17,14 +17,14 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 WHEEL_SOURCES := pyproject.toml install.json $(shell find jupyter_mlops jupyter-config labextension/src labextension/style labextension/schema -type f -not -path '*/labextension/static/*' -not -name '_version.py' -not -path 'jupyter_mlops/labextension/*' 2>/dev/null) labextension/package.json
 
-.PHONY: lab test install lint test-python test-ui wheel chromium constraints clean
+.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean
 
 ## lab: install everything, then JupyterLab with the extension on the embedded demo platform
 lab: install
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
 ## test: install what the tests need (Debian chromium included), run linters and all suites
-test: install chromium lint test-python test-ui
+test: install system-deps lint test-python test-ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,11 +48,19 @@ dist/.built: $(WHEEL_SOURCES) labextension/node_modules/.yarn-state.yml
 install: $(VENV)/.installed
 $(VENV)/.installed: dist/.built server/pyproject.toml requirements/constraints.txt
 	$(PIP) install -q $(CONSTRAINTS) --force-reinstall --no-deps dist/jupyter_mlops-*.whl
-	$(PIP) install -q $(CONSTRAINTS) "$$(ls dist/jupyter_mlops-*.whl)[embedded,test,dev]" -e "./server[dev]"
+	$(PIP) install -q $(CONSTRAINTS) "$$(ls dist/jupyter_mlops-*.whl)[embedded,test,dev]" \
+		-e "./server[dev,test,mlflow,postgres]"
 	touch $@
 
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+## system-deps: Debian packages the tests run for real (Chromium, PostgreSQL server binaries)
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
 lint: install
 	$(BIN)/ruff check jupyter_mlops server tests
@@ -61,10 +69,11 @@ lint: install
 	$(BIN)/mypy server/mlops_server
 	cd labextension && $(BIN)/jlpm -s lint:check
 
-test-python: install
-	$(BIN)/pytest tests/server tests/extension -p no:cacheprovider
+# Every suite under tests/ but the browser one, which runs on its own (Playwright's sync loop).
+test-python: install system-deps
+	$(BIN)/pytest tests --ignore=tests/ui -p no:cacheprovider
 
-test-ui: install chromium
+test-ui: install system-deps
 	$(BIN)/pytest tests/ui -p no:cacheprovider
 
 ## constraints: refresh the pinned versions from the current venv
