@@ -67,7 +67,7 @@ lint: install
 	$(BIN)/ruff format --check jupyter_mlops server tests
 	$(BIN)/mypy
 	$(BIN)/mypy server/mlops_server
-	cd labextension && $(BIN)/jlpm -s lint:check
+	cd labextension && $(BIN)/jlpm lint:check
 
 # Every suite under tests/ but the browser one, which runs on its own (Playwright's sync loop).
 test-python: install system-deps
