@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -82,6 +82,13 @@ def scrub_document(document: Any) -> Any:
     return document
 
 
+def _segment(value: str) -> str:
+    """One URL path segment: refuse traversal and separators, percent-encode the rest."""
+    if value in {"", ".", ".."} or "/" in value or "\\" in value:
+        raise BadRequestError(f"Invalid path segment {value!r}.", reason="invalid_path")
+    return quote(value, safe="")
+
+
 def _error_message(response: httpx.Response) -> str:
     """A short human message from an upstream error body, never the raw body."""
     try:
@@ -140,6 +147,29 @@ class CatalogAPI:
             )
         return await self._get_json(self.search_url, pairs)
 
+    async def collections(self) -> dict[str, Any]:
+        """All collections (categories) of the catalog."""
+        return await self._get_json(f"{self.base_url}/api/stac/collections", [])
+
+    async def item(self, collection_id: str, item_id: str) -> dict[str, Any]:
+        """One item (full mode upstream); ``item_id`` is the project's full path."""
+        return await self._get_json(
+            f"{self.base_url}/api/stac/collections/{_segment(collection_id)}/items/"
+            + "/".join(_segment(part) for part in item_id.split("/")),
+            [],
+        )
+
+    async def check(self, project: str) -> dict[str, Any]:
+        """The caller's access to a project: ``{id, name, path, access_level, categories}``."""
+        return await self._get_json(
+            f"{self.base_url}/api/check/" + "/".join(_segment(p) for p in project.split("/")),
+            [("info", "true")],
+        )
+
+    async def config(self) -> dict[str, Any]:
+        """The catalog's public configuration (``/api/config/``)."""
+        return await self._get_json(f"{self.base_url}/api/config/", [])
+
     async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, headers=self._headers) as client:
@@ -151,7 +181,7 @@ class CatalogAPI:
             ) from error
         if response.status_code >= 400:
             error_type = _STATUS_ERRORS.get(response.status_code, UpstreamError)
-            raise error_type(f"Catalog search failed: {_error_message(response)}")
+            raise error_type(f"The catalog refused the request: {_error_message(response)}")
         try:
             document = response.json()
         except ValueError as error:

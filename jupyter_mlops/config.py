@@ -53,6 +53,11 @@ class JupyterMLOps(Configurable):
         help="Folder of the embedded platform: its project store and index."
         " Env: MLOPS_EMBEDDED_DATA_DIR.",
     )
+    credentials_path = Unicode(
+        config=True,
+        help="File (mode 0600) keeping a personal access token the user pasted."
+        " Env: MLOPS_CREDENTIALS_PATH.",
+    )
     embedded_start_timeout = Float(
         60.0, config=True, help="Seconds to wait for the embedded platform to become healthy."
     )
@@ -75,6 +80,12 @@ class JupyterMLOps(Configurable):
     @default("embedded_data_dir")
     def _default_embedded_data_dir(self) -> str:
         return _env("MLOPS_EMBEDDED_DATA_DIR") or str(Path(jupyter_data_dir()) / "jupyter_mlops")
+
+    @default("credentials_path")
+    def _default_credentials_path(self) -> str:
+        return _env("MLOPS_CREDENTIALS_PATH") or str(
+            Path(jupyter_data_dir()) / "jupyter_mlops" / "credentials.json"
+        )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 
+from .auth import TokenManager
 from .config import JupyterMLOps
 from .platform import Platform
 from .routes import setup_route_handlers
@@ -19,7 +22,10 @@ class JupyterMLOpsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         config = JupyterMLOps(parent=self)
         self.platform = Platform(config)
-        self.settings.update({"jupyter_mlops": {"config": config, "platform": self.platform}})
+        tokens = TokenManager.default(Path(config.credentials_path))
+        self.settings.update(
+            {"jupyter_mlops": {"config": config, "platform": self.platform, "tokens": tokens}}
+        )
         # Start the platform as soon as the server's loop runs, not on the first request.
         IOLoop.current().add_callback(self.platform.start)
         where = config.sharinghub_url or (

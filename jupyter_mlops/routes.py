@@ -1,38 +1,61 @@
 """HTTP routes of the server extension under ``<base_url>/jupyter-mlops/``.
 
 Handlers are thin: parse the request, call the plain-Python client API, map its typed errors to
-the JSON error shape ``{"message", "reason"}``. Every verb is authenticated.
+the JSON error shape ``{"message", "reason"}``. Every verb is authenticated; the ones that change
+state are also authorized. No handler ever writes a token into a response.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from . import __version__
+from .auth import TokenManager, check_token_shape, gitlab_username
 from .catalog import CatalogAPI, relink_pages
-from .errors import MLOpsError
+from .errors import BadRequestError, ConflictError, MLOpsError
 from .platform import Platform
 
 NAMESPACE = "jupyter-mlops"
+#: Resource name for jupyter_server's authorizer (``@authorized``).
+AUTH_RESOURCE = "jupyter_mlops"
 
 
 class MLOpsHandler(APIHandler):
-    """Base handler: access to the platform and one error shape."""
+    """Base handler: access to the platform and tokens, one error shape."""
+
+    auth_resource = AUTH_RESOURCE
 
     @property
     def platform(self) -> Platform:
         platform: Platform = self.settings["jupyter_mlops"]["platform"]
         return platform
 
+    @property
+    def tokens(self) -> TokenManager:
+        tokens: TokenManager = self.settings["jupyter_mlops"]["tokens"]
+        return tokens
+
     def route(self, *parts: str) -> str:
         """Absolute path of one of our routes, under the server's base URL."""
         path: str = url_path_join(self.base_url, NAMESPACE, *parts)
         return path
+
+    async def catalog(self) -> CatalogAPI:
+        """A catalog client for the platform, with the user's token (never shown)."""
+        endpoints = await self.platform.endpoints()
+        assert endpoints.sharinghub_url is not None
+        return CatalogAPI(
+            endpoints.sharinghub_url,
+            token=await self.tokens.token(),
+            timeout=self.platform.config.request_timeout,
+        )
 
     def fail(self, error: MLOpsError) -> None:
         self.set_status(error.status)
@@ -71,6 +94,70 @@ class InfoHandler(MLOpsHandler):
         self.finish(json.dumps(body))
 
 
+class SessionHandler(MLOpsHandler):
+    """Who the platform sees, and how the user logs in or out.
+
+    ``GET`` answers ``{authenticated, source, username, token_required}``: ``source`` is where the
+    token comes from (``environment``, ``jupyterhub``, ``stored``) and never the token itself.
+    ``POST`` with body ``{"token": "<GitLab personal access token>"}`` checks the token against
+    GitLab (when GitLab is known) and keeps it in a 0600 file. ``DELETE`` forgets a stored token.
+    """
+
+    _usernames: dict[str, str] = {}  # noqa: RUF012 - per-process cache, keyed by token digest
+
+    async def _describe(self) -> dict[str, Any]:
+        credential = await self.tokens.credential()
+        username: str | None = None
+        gitlab_url = self.platform.describe()["gitlab_url"]
+        if credential is not None and gitlab_url:
+            digest = hashlib.sha256(credential.token.encode()).hexdigest()
+            if digest not in self._usernames:
+                try:
+                    self._usernames[digest] = await gitlab_username(gitlab_url, credential.token)
+                except MLOpsError as error:
+                    self.log.warning("jupyter-mlops: token check failed: %s", error.message)
+            username = self._usernames.get(digest)
+        return {
+            "authenticated": credential is not None,
+            "source": credential.source if credential else None,
+            "username": username,
+            "token_required": not self.platform.embedded,
+        }
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.finish(json.dumps(await self._describe()))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+            token = check_token_shape(body.get("token") if isinstance(body, dict) else None)
+            if self.platform.embedded:
+                raise ConflictError(
+                    "The embedded local platform needs no token.", reason="token_not_needed"
+                )
+            endpoints = await self.platform.endpoints()
+            if endpoints.gitlab_url:
+                await gitlab_username(endpoints.gitlab_url, token)
+        except json.JSONDecodeError:
+            self.fail(BadRequestError("The body is not JSON."))
+            return
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.tokens.store.save(token)
+        self.log.info("jupyter-mlops: a personal access token was stored")
+        self.finish(json.dumps(await self._describe()))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        forgotten = self.tokens.store.forget()
+        self.finish(json.dumps({"forgotten": forgotten, **(await self._describe())}))
+
+
 class CatalogSearchHandler(MLOpsHandler):
     """``GET /jupyter-mlops/catalog/search?<STAC search parameters>``.
 
@@ -88,10 +175,7 @@ class CatalogSearchHandler(MLOpsHandler):
             if not (key.isdigit() and not value)
         ]
         try:
-            endpoints = await self.platform.endpoints()
-            assert endpoints.sharinghub_url is not None
-            timeout = self.platform.config.request_timeout
-            catalog = CatalogAPI(endpoints.sharinghub_url, timeout=timeout)
+            catalog = await self.catalog()
             result = await catalog.search(params)
         except MLOpsError as error:
             self.fail(error)
@@ -100,11 +184,73 @@ class CatalogSearchHandler(MLOpsHandler):
         self.finish(json.dumps(result))
 
 
+class CatalogCollectionsHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/catalog/collections``: the catalog's collections."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            result = await (await self.catalog()).collections()
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(result))
+
+
+class CatalogItemHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/catalog/collections/<collection>/items/<project path>``."""
+
+    @tornado.web.authenticated
+    async def get(self, collection_id: str, item_id: str) -> None:
+        try:
+            result = await (await self.catalog()).item(collection_id, item_id)
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(result))
+
+
+class CatalogCheckHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/catalog/check/<project path or id>``: the user's access level."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str) -> None:
+        try:
+            result = await (await self.catalog()).check(project)
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(result))
+
+
+class CatalogConfigHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/catalog/config``: the platform's public configuration."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            result = await (await self.catalog()).config()
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(result))
+
+
 def setup_route_handlers(web_app: tornado.web.Application) -> None:
     """Register our handlers under the server's base URL."""
     base_url = web_app.settings["base_url"]
+
+    def path(*parts: str) -> str:
+        joined: str = url_path_join(base_url, NAMESPACE, *parts)
+        return joined
+
     handlers: list[tuple[str, type[MLOpsHandler]]] = [
-        (url_path_join(base_url, NAMESPACE, "info"), InfoHandler),
-        (url_path_join(base_url, NAMESPACE, "catalog", "search"), CatalogSearchHandler),
+        (path("info"), InfoHandler),
+        (path("session"), SessionHandler),
+        (path("catalog", "search"), CatalogSearchHandler),
+        (path("catalog", "collections"), CatalogCollectionsHandler),
+        (path("catalog", "collections", "([^/]+)", "items", "(.+)"), CatalogItemHandler),
+        (path("catalog", "check", "(.+)"), CatalogCheckHandler),
+        (path("catalog", "config"), CatalogConfigHandler),
     ]
     web_app.add_handlers(".*$", handlers)

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from jupyter_mlops.embedded import free_loopback_port
 
 Fetch = Callable[..., Awaitable[Any]]
 
@@ -20,10 +26,43 @@ def embedded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embedded-platform")
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests decide which token sources exist: none from the developer's environment."""
+    for name in ("MLOPS_TOKEN", "GITLAB_TOKEN", "JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLOPS_CREDENTIALS_PATH", str(tmp_path / "credentials.json"))
+
+
 @pytest.fixture
 def mlops_config(embedded_data_dir: Path) -> dict[str, Any]:
     """The JupyterMLOps section of the server config; tests override it to change platforms."""
     return {"embedded_data_dir": str(embedded_data_dir), "embedded_start_timeout": 60.0}
+
+
+@pytest.fixture(scope="session")
+def remote_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A separately started mlops-server standing in for a remote SharingHub."""
+    store = tmp_path_factory.mktemp("remote") / "projects"
+    subprocess.run([sys.executable, "-m", "mlops_server", "demo", str(store)], check=True)
+    port = free_loopback_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mlops_server", "serve", "--projects", str(store)),
+            *("--port", str(port), "--mlflow-url", "http://mlflow.invalid/mlflow"),
+        ]
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/status").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
 
 
 @pytest.fixture

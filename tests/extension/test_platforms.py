@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +15,6 @@ from tornado.httpclient import HTTPClientError
 from jupyter_mlops.embedded import EmbeddedPlatform, free_loopback_port
 
 from .conftest import Fetch, wait_ready
-
-
-@pytest.fixture(scope="module")
-def remote_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A separately started mlops-server standing in for a remote SharingHub."""
-    store = tmp_path_factory.mktemp("remote") / "projects"
-    subprocess.run([sys.executable, "-m", "mlops_server", "demo", str(store)], check=True)
-    port = free_loopback_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mlops_server", "serve", "--projects", str(store)),
-            *("--port", str(port), "--mlflow-url", "http://mlflow.invalid/mlflow"),
-        ]
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/status").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
 
 
 class TestConfiguredPlatform:

@@ -155,3 +155,58 @@ async def test_jupyterlab_cache_buster_is_ignored(jp_fetch: Fetch) -> None:
     # Then
     assert response.code == 200
     assert json.loads(response.body)["features"]
+
+
+async def test_item_collections_check_and_config_routes(jp_fetch: Fetch) -> None:
+    # Given
+    await wait_ready(jp_fetch)
+
+    # When
+    item = await jp_fetch(
+        "jupyter-mlops",
+        "catalog",
+        "collections",
+        "ai-model",
+        "items",
+        "demo/eurosat-lulc-classifier",
+    )
+    collections = await jp_fetch("jupyter-mlops", "catalog", "collections")
+    check = await jp_fetch("jupyter-mlops", "catalog", "check", "demo/sen1floods11-bolivia")
+    config = await jp_fetch("jupyter-mlops", "catalog", "config")
+
+    # Then
+    feature = json.loads(item.body)
+    assert feature["id"] == "demo/eurosat-lulc-classifier"
+    assert feature["properties"]["mlm:framework"] == "onnx"
+    assert {c["id"] for c in json.loads(collections.body)["collections"]} >= {"ai-model", "dataset"}
+    access = json.loads(check.body)
+    assert access["path"] == "demo/sen1floods11-bolivia"
+    assert access["categories"] == ["dataset"]
+    assert "categories" in json.loads(config.body)
+
+
+async def test_item_route_refuses_path_traversal(jp_fetch: Fetch) -> None:
+    # Given
+    await wait_ready(jp_fetch)
+
+    # When
+    with pytest.raises(HTTPClientError) as raised:
+        await jp_fetch(
+            "jupyter-mlops", "catalog", "collections", "ai-model", "items", "demo/%2E%2E/x"
+        )
+
+    # Then
+    assert raised.value.code in (400, 404)
+
+
+async def test_unknown_item_is_404(jp_fetch: Fetch) -> None:
+    # Given
+    await wait_ready(jp_fetch)
+
+    # When
+    with pytest.raises(HTTPClientError) as raised:
+        await jp_fetch("jupyter-mlops", "catalog", "collections", "dataset", "items", "demo/none")
+
+    # Then
+    assert raised.value.code == 404
+    assert json.loads(raised.value.response.body)["reason"] == "not_found"
