@@ -167,12 +167,16 @@ class CatalogSearchHandler(MLOpsHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
+        # The Jupyter server's own token may come as "?token=" too: it must never travel
+        # upstream, and it is not a STAC paging token.
+        jupyter_token = getattr(self.identity_provider, "token", None)
         params = [
             (key, value.decode())
             for key, values in self.request.query_arguments.items()
             for value in values
             # JupyterLab's ServerConnection adds a bare "?<timestamp>" to defeat caches.
             if not (key.isdigit() and not value)
+            and not (key == "token" and jupyter_token and value.decode() == jupyter_token)
         ]
         try:
             catalog = await self.catalog()

@@ -210,3 +210,17 @@ async def test_unknown_item_is_404(jp_fetch: Fetch) -> None:
     # Then
     assert raised.value.code == 404
     assert json.loads(raised.value.response.body)["reason"] == "not_found"
+
+
+async def test_the_jupyter_token_in_the_query_is_not_forwarded(
+    jp_fetch: Fetch, jp_serverapp: Any
+) -> None:
+    # Given: a client authenticating with "?token=<Jupyter server token>"
+    await wait_ready(jp_fetch)
+    jupyter_token = jp_serverapp.identity_provider.token
+
+    # When
+    result = await search(jp_fetch, token=jupyter_token, collections="dataset")
+
+    # Then: it was not taken for a STAC paging token (which would be a 400 upstream)
+    assert {item["collection"] for item in result["features"]} == {"dataset"}
