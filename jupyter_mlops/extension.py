@@ -9,6 +9,7 @@ from tornado.ioloop import IOLoop
 
 from .auth import TokenManager
 from .config import JupyterMLOps
+from .downloads import DownloadManager
 from .platform import Platform
 from .routes import setup_route_handlers
 
@@ -23,8 +24,19 @@ class JupyterMLOpsApp(ExtensionApp):
         config = JupyterMLOps(parent=self)
         self.platform = Platform(config)
         tokens = TokenManager.default(Path(config.credentials_path))
+        assert self.serverapp is not None
+        self.downloads = DownloadManager(
+            Path(self.serverapp.root_dir), timeout=config.request_timeout
+        )
         self.settings.update(
-            {"jupyter_mlops": {"config": config, "platform": self.platform, "tokens": tokens}}
+            {
+                "jupyter_mlops": {
+                    "config": config,
+                    "platform": self.platform,
+                    "tokens": tokens,
+                    "downloads": self.downloads,
+                }
+            }
         )
         # Start the platform as soon as the server's loop runs, not on the first request.
         IOLoop.current().add_callback(self.platform.start)
@@ -38,4 +50,5 @@ class JupyterMLOpsApp(ExtensionApp):
         setup_route_handlers(self.serverapp.web_app)
 
     async def stop_extension(self) -> None:
+        await self.downloads.close()
         await self.platform.stop()

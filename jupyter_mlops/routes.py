@@ -19,6 +19,7 @@ from jupyter_server.utils import url_path_join
 from . import __version__
 from .auth import TokenManager, check_token_shape, gitlab_username
 from .catalog import CatalogAPI, relink_pages
+from .downloads import DownloadManager, allowed
 from .errors import BadRequestError, ConflictError, MLOpsError
 from .platform import Platform
 
@@ -41,6 +42,11 @@ class MLOpsHandler(APIHandler):
     def tokens(self) -> TokenManager:
         tokens: TokenManager = self.settings["jupyter_mlops"]["tokens"]
         return tokens
+
+    @property
+    def downloads(self) -> DownloadManager:
+        downloads: DownloadManager = self.settings["jupyter_mlops"]["downloads"]
+        return downloads
 
     def route(self, *parts: str) -> str:
         """Absolute path of one of our routes, under the server's base URL."""
@@ -240,6 +246,76 @@ class CatalogConfigHandler(MLOpsHandler):
         self.finish(json.dumps(result))
 
 
+class DownloadsHandler(MLOpsHandler):
+    """Downloads of platform files into the workspace.
+
+    ``GET`` lists the jobs of this server. ``POST`` with body
+    ``{"href": "<asset href>", "path": "<workspace-relative file>", "overwrite": false}`` starts
+    one and answers 202 with the job ``{id, href, path, status, bytes, total}``. Only hrefs on the
+    platform's catalog or MLflow are accepted; the user's token is added here, never in the href.
+    """
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        jobs = [job.describe() for job in self.downloads.jobs.values()]
+        self.finish(json.dumps({"downloads": jobs}))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+            if not isinstance(body, dict):
+                raise BadRequestError("The body must be a JSON object.")
+            endpoints = await self.platform.endpoints()
+            href = body.get("href")
+            token = await self.tokens.token()
+            headers: dict[str, str] = {}
+            if token and isinstance(href, str):
+                if endpoints.mlflow_url and allowed(href, [endpoints.mlflow_url]):
+                    headers["Authorization"] = f"Bearer {token}"
+                else:
+                    headers["X-Gitlab-Token"] = token
+            bases = [url for url in (endpoints.sharinghub_url, endpoints.mlflow_url) if url]
+            job = self.downloads.start(
+                str(href or ""),
+                str(body.get("path") or ""),
+                bases,
+                headers,
+                overwrite=bool(body.get("overwrite")),
+            )
+        except json.JSONDecodeError:
+            self.fail(BadRequestError("The body is not JSON."))
+            return
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.set_status(202)
+        self.set_header("Location", self.route("downloads", job.id))
+        self.finish(json.dumps(job.describe()))
+
+
+class DownloadHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/downloads/<id>`` (progress) and ``DELETE`` (cancel)."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        try:
+            self.finish(json.dumps(self.downloads.get(job_id).describe()))
+        except MLOpsError as error:
+            self.fail(error)
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        try:
+            job = await self.downloads.cancel(job_id)
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(job.describe()))
+
+
 def setup_route_handlers(web_app: tornado.web.Application) -> None:
     """Register our handlers under the server's base URL."""
     base_url = web_app.settings["base_url"]
@@ -256,5 +332,7 @@ def setup_route_handlers(web_app: tornado.web.Application) -> None:
         (path("catalog", "collections", "([^/]+)", "items", "(.+)"), CatalogItemHandler),
         (path("catalog", "check", "(.+)"), CatalogCheckHandler),
         (path("catalog", "config"), CatalogConfigHandler),
+        (path("downloads"), DownloadsHandler),
+        (path("downloads", "([0-9a-f]{32})"), DownloadHandler),
     ]
     web_app.add_handlers(".*$", handlers)
