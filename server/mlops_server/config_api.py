@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_server import __version__
 from mlops_server.settings import Settings
 from mlops_server.stac.hrefs import absolute
 
@@ -33,4 +34,11 @@ def config_document(settings: Settings, base_url: str) -> dict[str, Any]:
         "external_urls": [],
         "default_tags": {},
         "wizard": {"url": None},
+        # Not in upstream's document: tells clients what this server adds, so they need not
+        # fall back to upstream's limits (one collection per search, before/after cursors only).
+        "mlops_server": {
+            "version": __version__,
+            "multi_collection": True,
+            "token_paging": True,
+        },
     }

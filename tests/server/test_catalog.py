@@ -84,3 +84,12 @@ def test_config_api_matches_upstream_shape(http: httpx.Client) -> None:
     assert config["root"]["locales"]["en"]["title"]
     assert config["external_urls"] == []
     assert config["wizard"] == {"url": None}
+
+
+def test_config_announces_what_this_server_adds_to_upstream(base_url: str) -> None:
+    # When
+    config = httpx.get(f"{base_url}/api/config/").json()
+
+    # Then: clients can tell us from upstream SharingHub and drop its limits
+    assert config["mlops_server"]["multi_collection"] is True
+    assert config["mlops_server"]["token_paging"] is True
