@@ -8,20 +8,28 @@ upstream server writes into hrefs is removed before a response leaves this modul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import asyncio
+import concurrent.futures
+import os
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from .auth import TokenManager
 from .errors import (
     AuthenticationError,
     BadRequestError,
     MLOpsError,
     NotFoundError,
     PermissionDeniedError,
+    PlatformUnavailableError,
     UpstreamError,
 )
+
+T = TypeVar("T")
 
 #: Query parameters of ``GET /api/stac/search`` that may be forwarded (upstream's and ours).
 SEARCH_PARAMETERS = frozenset(
@@ -223,3 +231,197 @@ def relink_pages(document: dict[str, Any], upstream_search_url: str, proxy_url: 
             if key in SEARCH_PARAMETERS
         ]
         link["href"] = f"{proxy_url}?{urlencode(query)}" if query else proxy_url
+
+
+class Catalog:
+    """The catalog from a notebook: search, open, check and download, with no token in sight.
+
+    Parameters
+    ----------
+    url
+        SharingHub base URL. Default: the platform of this Jupyter server (``MLOPS_SHARINGHUB_URL``
+        or the platform file the server extension writes when the platform is ready).
+    token
+        GitLab token. Default: the same token sources as the server extension.
+    multi_collection
+        Whether the server accepts several collections per search (ours does; upstream SharingHub
+        0.4 wants exactly one). Default: asked from the server's ``/api/config/``.
+
+    Examples
+    --------
+    >>> catalog = Catalog()
+    >>> items = catalog.search(collections=["dataset"], bbox=[-66, -15, -64, -13])
+    >>> path = catalog.download(items[0], "chips.csv", to="data/")
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        multi_collection: bool | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        from .platform import discover_endpoints
+
+        endpoints = discover_endpoints()
+        resolved = url or endpoints.sharinghub_url
+        if not resolved:
+            raise PlatformUnavailableError(
+                "No catalog URL: pass Catalog(url=...), set MLOPS_SHARINGHUB_URL, or run this in a"
+                " kernel started by a Jupyter server with jupyter-mlops.",
+                reason="unconfigured",
+            )
+        self.url = resolved.rstrip("/")
+        self.mlflow_url = endpoints.mlflow_url
+        self.timeout = timeout
+        self._token = token if token is not None else run_sync(default_tokens().token())
+        self._multi = multi_collection
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.url!r})"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Gitlab-Token": self._token} if self._token else {}
+
+    @property
+    def multi_collection(self) -> bool:
+        if self._multi is None:
+            config = self._get(f"{self.url}/api/config/")
+            self._multi = bool((config.get("mlops_server") or {}).get("multi_collection"))
+        return self._multi
+
+    def _client(self, extra: dict[str, str] | None = None) -> Any:
+        from pystac_client import Client
+
+        return Client.open(
+            f"{self.url}/api/stac", headers=self.headers, parameters=extra, timeout=self.timeout
+        )
+
+    def search(
+        self,
+        collections: Sequence[str] | str | None = None,
+        bbox: Sequence[float] | None = None,
+        datetime: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        max_items: int | None = 500,
+        **params: Any,
+    ) -> Any:
+        """Search items; returns a :class:`pystac.ItemCollection` (pages are followed).
+
+        With an upstream SharingHub, several collections are searched one after the other.
+        """
+        import pystac
+
+        wanted = [collections] if isinstance(collections, str) else list(collections or [])
+        if not wanted and not self.multi_collection:
+            config = self._get(f"{self.url}/api/config/")
+            wanted = list(config.get("categories") or {})
+        groups = [wanted] if self.multi_collection else [[c] for c in wanted]
+        items: list[Any] = []
+        for group in groups or [[]]:
+            client = self._client({"q": q} if q else None)
+            search = client.search(
+                method="GET",
+                collections=group or None,
+                bbox=list(bbox) if bbox else None,
+                datetime=datetime,
+                limit=limit,
+                max_items=None if max_items is None else max_items - len(items),
+                **params,
+            )
+            items.extend(search.items())
+            if max_items is not None and len(items) >= max_items:
+                break
+        return pystac.ItemCollection(items)
+
+    def item(self, item_id: str, collection: str | None = None) -> Any:
+        """Open one item by id (the project path); the collection is found when not given."""
+        import pystac
+
+        if collection is None:
+            found = self.search(ids=[item_id], max_items=1)
+            if not found.items:
+                raise NotFoundError(f"No item {item_id!r} visible to you.")
+            collection = found.items[0].collection_id
+        segments = "/".join(_segment(part) for part in item_id.split("/"))
+        data = self._get(
+            f"{self.url}/api/stac/collections/{_segment(str(collection))}/items/{segments}"
+        )
+        return pystac.Item.from_dict(data)
+
+    def check(self, project: str) -> dict[str, Any]:
+        """Your access to a project: ``{id, name, path, access_level, categories}``."""
+        segments = "/".join(_segment(part) for part in project.split("/"))
+        return self._get(f"{self.url}/api/check/{segments}?info=true")
+
+    def download(self, item: Any, asset: str, to: str | Path = ".", progress: bool = True) -> Path:
+        """Download one asset of an item into a folder; resumes a partial download.
+
+        Returns the path of the file.
+        """
+        from tqdm.auto import tqdm
+
+        from .downloads import fetch_to_file
+
+        if isinstance(item, str):
+            item = self.item(item)
+        assets = item.assets
+        if asset not in assets:
+            raise NotFoundError(f"{item.id} has no asset {asset!r}; it has {', '.join(assets)}.")
+        href = assets[asset].href
+        dest = Path(to) / PurePosixPath(urlsplit(href).path).name
+        bases = [b for b in (self.url, self.mlflow_url) if b]
+        bar = tqdm(unit="B", unit_scale=True, desc=dest.name, disable=not progress)
+
+        def report(done: int, total: int | None) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        async def fetch() -> int:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                return await fetch_to_file(client, href, dest, bases, self.headers, report)
+
+        try:
+            run_sync(fetch())
+        finally:
+            bar.close()
+        return dest
+
+    def _get(self, url: str) -> dict[str, Any]:
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            try:
+                response = client.get(url)
+            except httpx.HTTPError as error:
+                raise UpstreamError(f"Could not reach the catalog at {self.url}.") from error
+        if response.status_code >= 400:
+            error_type = _STATUS_ERRORS.get(response.status_code, UpstreamError)
+            raise error_type(f"The catalog refused the request: {_error_message(response)}")
+        data: dict[str, Any] = response.json()
+        return data
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine from synchronous code, also inside a kernel whose loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_as_coroutine(awaitable))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _as_coroutine(awaitable)).result()
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def default_tokens() -> TokenManager:
+    """The token sources of this process (kernel or server), as the server extension has them."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    path = os.environ.get("MLOPS_CREDENTIALS_PATH") or str(
+        Path(jupyter_data_dir()) / "jupyter_mlops" / "credentials.json"
+    )
+    return TokenManager.default(Path(path))

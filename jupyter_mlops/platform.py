@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from jupyter_core.paths import jupyter_runtime_dir
 
 from .config import JupyterMLOps
 from .embedded import EmbeddedPlatform
@@ -38,6 +41,30 @@ def _strip(url: str | None) -> str | None:
     return url.rstrip("/") if url else None
 
 
+#: Environment variable naming the platform file of the Jupyter server that started a kernel.
+PLATFORM_FILE_ENV = "MLOPS_PLATFORM_FILE"
+
+
+def discover_endpoints(environ: dict[str, str] | None = None) -> Endpoints:
+    """The platform URLs as seen from a kernel (or any process).
+
+    ``MLOPS_SHARINGHUB_URL`` / ``MLOPS_MLFLOW_URL`` / ``MLOPS_GITLAB_URL`` win; otherwise the
+    platform file written by the Jupyter server extension (named by ``MLOPS_PLATFORM_FILE``,
+    which kernels inherit) tells where the platform, embedded or not, is. It holds no secret.
+    """
+    env = environ if environ is not None else dict(os.environ)
+    known: dict[str, Any] = {}
+    path = env.get(PLATFORM_FILE_ENV)
+    if path:
+        with contextlib.suppress(OSError, ValueError):
+            known = json.loads(Path(path).read_text())
+    return Endpoints(
+        _strip(env.get("MLOPS_SHARINGHUB_URL") or known.get("sharinghub_url")),
+        _strip(env.get("MLOPS_MLFLOW_URL") or known.get("mlflow_url")),
+        _strip(env.get("MLOPS_GITLAB_URL") or known.get("gitlab_url")),
+    )
+
+
 class Platform:
     """The platform behind this Jupyter server (configured or embedded)."""
 
@@ -49,6 +76,7 @@ class Platform:
         self._endpoints: Endpoints | None = None
         self._task: asyncio.Task[Endpoints] | None = None
         self._embedded: EmbeddedPlatform | None = None
+        self._platform_file: Path | None = None
         if not config.sharinghub_url and not config.embedded:
             self.status = "unconfigured"
             self.error = PlatformUnavailableError(
@@ -85,7 +113,16 @@ class Platform:
             log.error("MLOps platform unavailable: %s", error.message)
             raise
         self._endpoints, self.status = endpoints, "ready"
+        self._publish(endpoints)
         return endpoints
+
+    def _publish(self, endpoints: Endpoints) -> None:
+        """Write the platform file and point kernels started from now on at it."""
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        self._platform_file = runtime / f"jupyter-mlops-{os.getpid()}.json"
+        self._platform_file.write_text(json.dumps(asdict(endpoints)))
+        os.environ[PLATFORM_FILE_ENV] = str(self._platform_file)
 
     async def _discover(self, sharinghub_url: str | None) -> Endpoints:
         mlflow_url = _strip(self.config.mlflow_url)
@@ -140,3 +177,7 @@ class Platform:
                 await self._task
         if self._embedded is not None:
             await self._embedded.stop()
+        if self._platform_file is not None:
+            self._platform_file.unlink(missing_ok=True)
+            if os.environ.get(PLATFORM_FILE_ENV) == str(self._platform_file):
+                del os.environ[PLATFORM_FILE_ENV]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,3 +225,21 @@ async def test_the_jupyter_token_in_the_query_is_not_forwarded(
 
     # Then: it was not taken for a STAC paging token (which would be a 400 upstream)
     assert {item["collection"] for item in result["features"]} == {"dataset"}
+
+
+async def test_the_platform_file_tells_kernels_where_the_platform_is(jp_fetch: Fetch) -> None:
+    # When
+    info = await wait_ready(jp_fetch)
+
+    # Then: kernels started from now on inherit MLOPS_PLATFORM_FILE; it holds URLs only
+    from jupyter_mlops.platform import discover_endpoints
+
+    endpoints = discover_endpoints({"MLOPS_PLATFORM_FILE": os.environ["MLOPS_PLATFORM_FILE"]})
+    assert endpoints.sharinghub_url == info["sharinghub_url"]
+    with open(os.environ["MLOPS_PLATFORM_FILE"]) as stream:  # noqa: ASYNC230 - tiny file
+        written = json.load(stream)
+    assert set(written) == {
+        "sharinghub_url",
+        "mlflow_url",
+        "gitlab_url",
+    }
