@@ -17,7 +17,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 WHEEL_SOURCES := pyproject.toml install.json $(shell find jupyter_mlops jupyter-config labextension/src labextension/style labextension/schema -type f -not -path '*/labextension/static/*' -not -name '_version.py' -not -path 'jupyter_mlops/labextension/*' 2>/dev/null) labextension/package.json
 
-.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean
+.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean bench-proxy
 
 ## lab: install everything, then JupyterLab with the extension on the embedded demo platform
 lab: install
@@ -63,8 +63,8 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check jupyter_mlops server tests
-	$(BIN)/ruff format --check jupyter_mlops server tests
+	$(BIN)/ruff check jupyter_mlops server tests bench
+	$(BIN)/ruff format --check jupyter_mlops server tests bench
 	$(BIN)/mypy
 	$(BIN)/mypy server/mlops_server
 	cd labextension && $(BIN)/jlpm lint:check
@@ -75,6 +75,10 @@ test-python: install system-deps
 
 test-ui: install system-deps
 	$(BIN)/pytest tests/ui -p no:cacheprovider
+
+## bench-proxy: proxied vs direct search latency and download throughput (prints ratios)
+bench-proxy: install
+	$(BIN)/python bench/proxy.py
 
 ## constraints: refresh the pinned versions from the current venv
 constraints:

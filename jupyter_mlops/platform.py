@@ -77,6 +77,7 @@ class Platform:
         self._task: asyncio.Task[Endpoints] | None = None
         self._embedded: EmbeddedPlatform | None = None
         self._platform_file: Path | None = None
+        self._http: httpx.AsyncClient | None = None
         if not config.sharinghub_url and not config.embedded:
             self.status = "unconfigured"
             self.error = PlatformUnavailableError(
@@ -154,6 +155,15 @@ class Platform:
                 "The platform is still starting; try again in a moment.", reason="starting"
             ) from None
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled HTTP client for calls to the platform (created in the running loop)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=self.config.request_timeout, follow_redirects=False
+            )
+        return self._http
+
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for ``/jupyter-mlops/info`` (no secrets)."""
         endpoints = self._endpoints or Endpoints(None, None, None)
@@ -175,6 +185,9 @@ class Platform:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, MLOpsError):
                 await self._task
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         if self._embedded is not None:
             await self._embedded.stop()
         if self._platform_file is not None:

@@ -61,6 +61,7 @@ class MLOpsHandler(APIHandler):
             endpoints.sharinghub_url,
             token=await self.tokens.token(),
             timeout=self.platform.config.request_timeout,
+            client=self.platform.http,
         )
 
     def fail(self, error: MLOpsError) -> None:

@@ -139,8 +139,8 @@ async def test_an_interrupted_download_resumes_with_a_range_request(
     seen: list[int] = []
 
     # When
-    async with httpx.AsyncClient() as client:
-        size = await fetch_to_file(
+    with httpx.Client() as client:
+        size = fetch_to_file(
             client, href, dest, [info["sharinghub_url"]], progress=lambda done, _: seen.append(done)
         )
 
