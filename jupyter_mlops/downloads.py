@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -32,8 +32,15 @@ MAX_REDIRECTS = 5
 
 def allowed(href: str, bases: Sequence[str]) -> bool:
     """Whether ``href`` is on one of ``bases`` (same scheme, host, port and path prefix)."""
-    target = urlsplit(href)
+    try:
+        target = urlsplit(href)
+        target.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
     if target.scheme not in {"http", "https"} or target.username or target.password:
+        return False
+    segments = unquote(target.path).replace("\\", "/").split("/")
+    if any(segment in {".", ".."} for segment in segments):
         return False
     for base in bases:
         origin = urlsplit(base)

@@ -21,7 +21,7 @@ from .auth import TokenManager, check_token_shape, gitlab_username
 from .catalog import CatalogAPI, relink_pages
 from .downloads import DownloadManager, allowed
 from .errors import BadRequestError, ConflictError, MLOpsError
-from .platform import Platform
+from .platform import Endpoints, Platform
 
 NAMESPACE = "jupyter-mlops"
 #: Resource name for jupyter_server's authorizer (``@authorized``).
@@ -277,7 +277,7 @@ class DownloadsHandler(MLOpsHandler):
                     headers["Authorization"] = f"Bearer {token}"
                 else:
                     headers["X-Gitlab-Token"] = token
-            bases = [url for url in (endpoints.sharinghub_url, endpoints.mlflow_url) if url]
+            bases = download_bases(endpoints)
             job = self.downloads.start(
                 str(href or ""),
                 str(body.get("path") or ""),
@@ -294,6 +294,19 @@ class DownloadsHandler(MLOpsHandler):
         self.set_status(202)
         self.set_header("Location", self.route("downloads", job.id))
         self.finish(json.dumps(job.describe()))
+
+
+def download_bases(endpoints: Endpoints) -> list[str]:
+    """URL prefixes files may be downloaded from: the catalog's file routes and MLflow."""
+    bases: list[str] = []
+    if endpoints.sharinghub_url:
+        bases += [
+            f"{endpoints.sharinghub_url}/api/download",
+            f"{endpoints.sharinghub_url}/api/store",
+        ]
+    if endpoints.mlflow_url:
+        bases.append(endpoints.mlflow_url)
+    return bases
 
 
 class DownloadHandler(MLOpsHandler):

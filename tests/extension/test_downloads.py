@@ -109,6 +109,37 @@ async def test_downloads_refuse_foreign_hosts_and_paths_outside_the_workspace(
     assert json.loads(raised.value.response.body)["reason"] == reason
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://127.0.0.1:{port}@evil.example/api/download/demo/x/repository/a",
+        "http://evil.example#@127.0.0.1:{port}/api/download/demo/x/repository/a",
+        "//127.0.0.1:{port}/api/download/demo/x/repository/a",
+        "http://[::1]:{port}/api/download/demo/x/repository/a",
+        "http://2130706433:{port}/api/download/demo/x/repository/a",
+        "http://0x7f.0.0.1:{port}/api/download/demo/x/repository/a",
+        "http://127.0.0.1:{port}/api/stac/search",
+        "http://127.0.0.1:{port}/api/download/../stac/search",
+        "http://127.0.0.1:{port}/api/download/%2e%2e/%2e%2e/status",
+        "http://127.0.0.1:{port}/api/download%2f..%2f..%2fstatus",
+        "gopher://127.0.0.1:{port}/api/download/x",
+        "http://127.0.0.1:{port}:80/api/download/x",
+    ],
+)
+async def test_ssrf_attempts_are_refused(jp_fetch: Fetch, template: str) -> None:
+    # Given: the platform's own port in a disguised or off-route URL
+    info = await wait_ready(jp_fetch)
+    port = info["sharinghub_url"].rsplit(":", 1)[1]
+
+    # When
+    with pytest.raises(HTTPClientError) as raised:
+        await start(jp_fetch, href=template.format(port=port), path="ssrf.bin")
+
+    # Then
+    assert raised.value.code == 400
+    assert json.loads(raised.value.response.body)["reason"] == "forbidden_host"
+
+
 def test_allow_list_compares_scheme_host_port_and_path_prefix() -> None:
     bases = ["http://127.0.0.1:9000/sh"]
     assert allowed("http://127.0.0.1:9000/sh/api/download/a", bases)

@@ -112,3 +112,21 @@ class TestConfiguredWithGitLab:
         body = json.loads(response.body)
         assert body["forgotten"] is True
         assert body["authenticated"] is False
+
+    async def test_the_token_reaches_the_catalog_but_no_log_or_response(
+        self, jp_fetch: Fetch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Given: a stored token, then ordinary use of every catalog route
+        await wait_ready(jp_fetch)
+        await post_token(jp_fetch, GOOD)
+        bodies = [
+            (await jp_fetch("jupyter-mlops", "catalog", "search", params={"limit": "2"})).body,
+            (await jp_fetch("jupyter-mlops", "catalog", "collections")).body,
+            (await jp_fetch("jupyter-mlops", "catalog", "config")).body,
+            (await jp_fetch("jupyter-mlops", "session")).body,
+            (await jp_fetch("jupyter-mlops", "info")).body,
+        ]
+
+        # Then
+        assert all(GOOD.encode() not in body for body in bodies)
+        assert GOOD not in caplog.text
