@@ -1,15 +1,37 @@
 """Who may see what: the one place where visibility and access levels are decided.
 
-The embedded platform runs like upstream SharingHub in public mode: every caller is anonymous
-and sees public projects only, with read-only access (level 2). Token-based permissions
-(GitLab memberships, cached per token) will grow here without touching the routes.
+A request's caller is resolved from its token, in upstream SharingHub's order (``gitlab_token``
+query parameter, ``X-Gitlab-Token`` header) plus ``Authorization: Bearer``, then the server's
+default token, then public mode; otherwise the request is a 401. Tokens are checked against
+GitLab once per TTL: the answer (is the user an admin, which projects is it a member of, with
+which role) is cached under a hash of the token, never the token itself.
+
+GitLab's rules, applied to the index:
+
+- public projects: everyone who got past token resolution (public mode included);
+- internal projects: any authenticated user;
+- private projects: members (any role) and administrators.
+
+Access levels follow upstream's check API (reference §2.3): 4 for maintainers, owners and
+admins, 3 for developers, 2 for reporters and for any reader of a public or internal project,
+1 for guests of a private project. Reading repository files needs level 2.
+
+Without a membership lookup (the local project store) every caller is anonymous in public
+mode, as the embedded platform has always run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.requests import Request
+
+from mlops_server.errors import Unauthorized
 
 # Upstream access levels (reference §2.3).
 NO_ACCESS = 0
@@ -18,33 +40,181 @@ READ_ONLY = 2
 CONTRIBUTOR = 3
 ADMINISTRATOR = 4
 
+# GitLab role access levels.
+GITLAB_GUEST = 10
+GITLAB_REPORTER = 20
+GITLAB_DEVELOPER = 30
+GITLAB_MAINTAINER = 40
+
+MISSING_TOKEN_MESSAGE = "Missing token, either use login, or pass it as header or query"  # noqa: S105 - a message, not a secret
+
+
+class InvalidToken(Exception):
+    """GitLab refused the token (401)."""
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What GitLab says about one token: admin flag and role per project id."""
+
+    admin: bool = False
+    roles: Mapping[int, int] = field(default_factory=dict)
+
+
+class MembershipLookup(Protocol):
+    """A source able to tell what a token may access (the GitLab source)."""
+
+    def memberships(self, token: str) -> Membership:
+        """Return the token's membership, or raise InvalidToken."""
+        ...
+
 
 @dataclass(frozen=True)
 class Caller:
-    """The identity behind a request; ``None`` token means anonymous."""
+    """The identity behind a request.
 
-    token: str | None = None
+    ``token`` is the GitLab token to act with (``None`` in public mode); ``via`` says where it
+    came from (``query``, ``header``, ``bearer``, ``default`` or ``public``).
+    """
+
+    token: str | None = field(default=None, repr=False)
+    via: str = "public"
+    authenticated: bool = False
+    admin: bool = False
+    roles: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def anonymous(self) -> bool:
-        return self.token is None
+        return not self.authenticated
 
 
 ANONYMOUS = Caller()
 
 
-def caller_from_request(request: Request) -> Caller:
-    """Resolve the caller of a request (anonymous until token sources are implemented)."""
-    del request
-    return ANONYMOUS
+@dataclass(frozen=True)
+class VisibilityFilter:
+    """Projects a caller sees: any of ``visibilities``, plus the ids in ``project_ids``."""
+
+    visibilities: tuple[str, ...]
+    project_ids: tuple[int, ...] = ()
 
 
-def visible_visibilities(caller: Caller) -> tuple[str, ...]:
-    """Project visibilities the caller may see in searches, items, checks and downloads."""
-    del caller
-    return ("public",)
+def visibility_filter(caller: Caller) -> VisibilityFilter:
+    """The index filter of the projects the caller may see."""
+    if caller.admin:
+        return VisibilityFilter(("public", "internal", "private"))
+    if caller.authenticated:
+        return VisibilityFilter(("public", "internal"), tuple(sorted(caller.roles)))
+    return VisibilityFilter(("public",))
 
 
-def access_level(caller: Caller, visibility: str) -> int:
-    """Upstream access level of the caller on a project with this visibility."""
-    return READ_ONLY if visibility in visible_visibilities(caller) else NO_ACCESS
+def can_see(caller: Caller, project_id: int, visibility: str) -> bool:
+    """Whether the caller may see the project at all (search, item, check)."""
+    if visibility == "public" or caller.admin:
+        return True
+    if visibility == "internal":
+        return caller.authenticated
+    return caller.roles.get(project_id, 0) > 0
+
+
+def access_level(caller: Caller, project_id: int, visibility: str) -> int:
+    """Upstream access level (0-4) of the caller on a project."""
+    if not can_see(caller, project_id, visibility):
+        return NO_ACCESS
+    role = caller.roles.get(project_id, 0)
+    if caller.admin or role >= GITLAB_MAINTAINER:
+        return ADMINISTRATOR
+    if role >= GITLAB_DEVELOPER:
+        return CONTRIBUTOR
+    if role >= GITLAB_REPORTER or visibility in ("public", "internal"):
+        return READ_ONLY
+    return GUEST
+
+
+def _token_of(request: Request) -> tuple[str | None, str]:
+    token = request.query_params.get("gitlab_token")
+    if token:
+        return token, "query"
+    token = request.headers.get("x-gitlab-token")
+    if token:
+        return token, "header"
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), "bearer"
+    return None, "public"
+
+
+class AccessPolicy:
+    """Resolves callers from requests, with a per-token TTL cache of memberships.
+
+    Parameters
+    ----------
+    lookup
+        Where memberships come from; ``None`` means the local store (everyone anonymous).
+    allow_public
+        Public mode: requests without a token see public projects.
+    default_token
+        Token used for requests without one (upstream ``gitlab.oauth.default-token``).
+    ttl
+        Seconds a token's memberships are trusted before asking GitLab again.
+    """
+
+    def __init__(
+        self,
+        lookup: MembershipLookup | None = None,
+        *,
+        allow_public: bool = True,
+        default_token: str | None = None,
+        ttl: float = 60.0,
+    ) -> None:
+        self.lookup = lookup
+        self.allow_public = allow_public
+        self._default_token = default_token
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Membership]] = {}
+        self._lock = threading.Lock()
+
+    def caller(self, request: Request) -> Caller:
+        """Resolve the caller of a request; raise Unauthorized when there is none."""
+        if self.lookup is None:
+            return ANONYMOUS
+        token, via = _token_of(request)
+        if token is None and self._default_token:
+            token, via = self._default_token, "default"
+        if token is None:
+            if self.allow_public:
+                return ANONYMOUS
+            raise Unauthorized(MISSING_TOKEN_MESSAGE)
+        membership = self.membership(token)
+        return Caller(
+            token=token,
+            via=via,
+            authenticated=True,
+            admin=membership.admin,
+            roles=membership.roles,
+        )
+
+    def membership(self, token: str) -> Membership:
+        """The token's memberships, from the cache when fresh."""
+        assert self.lookup is not None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            membership = self.lookup.memberships(token)
+        except InvalidToken:
+            raise Unauthorized("Invalid token: GitLab refused it") from None
+        with self._lock:
+            self._cache[key] = (now + self.ttl, membership)
+            if len(self._cache) > 10_000:  # bound memory: drop expired entries
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        return membership
+
+    def invalidate(self) -> None:
+        """Forget every cached membership (after a GitLab membership event)."""
+        with self._lock:
+            self._cache.clear()

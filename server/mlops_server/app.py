@@ -6,9 +6,10 @@ SharingHub so its clients work unchanged.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -19,13 +20,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlops_server import __version__
 from mlops_server.access import (
+    READ_ONLY,
+    AccessPolicy,
     Caller,
+    MembershipLookup,
     access_level,
-    caller_from_request,
-    visible_visibilities,
+    can_see,
+    visibility_filter,
 )
 from mlops_server.config_api import config_document
-from mlops_server.errors import ApiError, BadRequest, NotFound, error_body
+from mlops_server.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    error_body,
+)
 from mlops_server.index import Index, IndexedItem, IndexQuery
 from mlops_server.search import SearchParams, encode_cursor, parse_search
 from mlops_server.settings import Category, Settings
@@ -88,15 +99,21 @@ def _install_error_handlers(app: FastAPI) -> None:
 class Catalog:
     """The request-independent core the routes share: settings, source and index."""
 
-    def __init__(self, settings: Settings, source: ProjectSource, index: Index) -> None:
+    def __init__(
+        self, settings: Settings, source: ProjectSource, index: Index, policy: AccessPolicy
+    ) -> None:
         self.settings = settings
         self.source = source
         self.index = index
+        self.policy = policy
 
     def visible(self, caller: Caller, indexed: IndexedItem | None) -> IndexedItem | None:
-        if indexed is None or indexed.visibility not in visible_visibilities(caller):
+        if indexed is None or not can_see(caller, indexed.project_id, indexed.visibility):
             return None
         return indexed
+
+    def level(self, caller: Caller, indexed: IndexedItem) -> int:
+        return access_level(caller, indexed.project_id, indexed.visibility)
 
     def category(self, collection_id: str) -> Category:
         category = self.settings.category(collection_id)
@@ -111,9 +128,11 @@ class Catalog:
         raise LookupError(indexed.path)  # the index query guarantees a match
 
     def search(self, caller: Caller, params: SearchParams) -> tuple[list[IndexedItem], int]:
+        visible = visibility_filter(caller)
         page = self.index.search(
             IndexQuery(
-                visibilities=visible_visibilities(caller),
+                visibilities=visible.visibilities,
+                project_ids=visible.project_ids,
                 categories=params.collections,
                 ids=params.ids,
                 topics=params.topics,
@@ -150,12 +169,14 @@ def feature_collection(
             indexed.item,
             core.collection_of(indexed, params.collections),
             base,
-            access_level(caller, indexed.visibility),
+            core.level(caller, indexed),
         )
         for indexed in items
     ]
     if request.method == "GET":
-        self_href = str(request.url)
+        # Never echo a token given in the query string into a link.
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "gitlab_token"]
+        self_href = str(request.url.replace(query=urlencode(kept)))
     else:
         paging = {"after": encode_cursor(params.offset)} if params.offset else {}
         self_href = _page_url(base, route_path, params.echo, **paging)
@@ -210,8 +231,34 @@ def _geojson(document: dict[str, Any]) -> JSONResponse:
     return JSONResponse(document, media_type=GEOJSON)
 
 
-def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastAPI:
-    """Build the API over a project source whose items are already in ``index``."""
+def create_app(
+    settings: Settings,
+    source: ProjectSource,
+    index: Index,
+    *,
+    policy: AccessPolicy | None = None,
+    webhook_secret: str | None = None,
+) -> FastAPI:
+    """Build the API over a project source whose items are already in ``index``.
+
+    Parameters
+    ----------
+    settings, source, index
+        Configuration, where projects come from, and their index.
+    policy
+        Who sees what. By default: token-based GitLab permissions when the source can look
+        memberships up (``memberships(token)``), else public mode (local store).
+    webhook_secret
+        Shared secret GitLab sends in ``X-Gitlab-Token`` to ``POST /api/webhooks/gitlab``;
+        webhooks are refused when None.
+    """
+    if policy is None:
+        lookup = cast(MembershipLookup, source) if hasattr(source, "memberships") else None
+        policy = AccessPolicy(
+            lookup,
+            allow_public=settings.allow_public,
+            default_token=settings.default_token,
+        )
     app = FastAPI(
         title="mlops-server",
         version=__version__,
@@ -220,7 +267,8 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
         redoc_url="/api/redoc",
         openapi_url="/openapi.json",
     )
-    core = Catalog(settings, source, index)
+    core = Catalog(settings, source, index, policy)
+    caller_of = policy.caller
     app.state.catalog = core
     _install_error_handlers(app)
 
@@ -238,6 +286,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
     @app.get("/api/stac")
     @app.get("/api/stac/", include_in_schema=False)
     def stac_root(request: Request) -> dict[str, Any]:
+        caller_of(request)
         return catalog.root_catalog(settings, base_url_of(request))
 
     @app.get("/api/stac/conformance")
@@ -246,10 +295,12 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
 
     @app.get("/api/stac/collections")
     def collections(request: Request) -> dict[str, Any]:
+        caller_of(request)
         return catalog.collections(settings, base_url_of(request))
 
     @app.get("/api/stac/collections/{collection_id}")
     def collection(request: Request, collection_id: str) -> dict[str, Any]:
+        caller_of(request)
         return catalog.collection(core.category(collection_id), base_url_of(request))
 
     @app.get("/api/stac/collections/{collection_id}/items")
@@ -260,7 +311,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
         document = feature_collection(
             core,
             request,
-            caller_from_request(request),
+            caller_of(request),
             params,
             f"/api/stac/collections/{collection_id}/items",
             collection_id,
@@ -270,7 +321,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
     @app.get("/api/stac/collections/{collection_id}/items/{item_id:path}")
     def collection_item(request: Request, collection_id: str, item_id: str) -> JSONResponse:
         category = core.category(collection_id)
-        caller = caller_from_request(request)
+        caller = caller_of(request)
         indexed = core.visible(caller, core.index.get(path=item_id.strip("/")))
         if indexed is None:
             raise NotFound(f"Item not found: {item_id}")
@@ -280,7 +331,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
                 f"but got {', '.join(indexed.categories) or 'none'}"
             )
         item = render_item(
-            indexed.item, category, base_url_of(request), access_level(caller, indexed.visibility)
+            indexed.item, category, base_url_of(request), core.level(caller, indexed)
         )
         return _geojson(item)
 
@@ -289,9 +340,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
         """Item search; query: collections, ids, bbox, intersects, datetime, q, sortby,
         limit, token/after/before."""
         params = parse_search(request.query_params, settings)
-        document = feature_collection(
-            core, request, caller_from_request(request), params, "/api/stac/search"
-        )
+        document = feature_collection(core, request, caller_of(request), params, "/api/stac/search")
         return _geojson(document)
 
     @app.post("/api/stac/search")
@@ -310,7 +359,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
             feature_collection,
             core,
             request,
-            caller_from_request(request),
+            caller_of(request),
             params,
             "/api/stac/search",
         )
@@ -319,7 +368,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
     @app.get("/api/check/{project_id_or_path:path}")
     def check(request: Request, project_id_or_path: str, info: bool = False) -> Response:
         """Visibility check used by MLflow SharingHub; ``info=true`` returns details."""
-        caller = caller_from_request(request)
+        caller = caller_of(request)
         key = project_id_or_path.strip("/")
         indexed = core.index.get(project_id=int(key)) if key.isdigit() else core.index.get(path=key)
         indexed = core.visible(caller, indexed)
@@ -333,7 +382,7 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
                 "id": indexed.project_id,
                 "name": indexed.name,
                 "path": indexed.path,
-                "access_level": access_level(caller, indexed.visibility),
+                "access_level": core.level(caller, indexed),
                 "categories": ordered,
             }
         )
@@ -347,15 +396,14 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
         parts = file_path.split("/")
         if file_path.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in file_path:
             raise BadRequest(f"Parameter 'file_path': invalid path {file_path!r}")
-        caller = caller_from_request(request)
+        caller = caller_of(request)
         indexed = core.visible(caller, core.index.get(path=project_path.strip("/")))
         if indexed is None:
             raise NotFound(f"Project not found: {project_path}")
-        branch = indexed.item["properties"].get("sharinghub:default-branch", "main")
-        if ref is not None and ref != branch:
-            raise NotFound(f"Ref not found: {ref} (this store serves only {branch})")
+        if core.level(caller, indexed) < READ_ONLY:
+            raise Forbidden("Insufficient access level: reading files needs at least reporter")
         try:
-            found = source.open_file(indexed.path, file_path)
+            found = source.open_file(indexed.path, file_path, ref)
         except (ProjectNotFound, ProjectFileNotFound):
             raise NotFound(f"File not found: {file_path}") from None
         kind = media_type(found.name) or "application/octet-stream"
@@ -378,4 +426,57 @@ def create_app(settings: Settings, source: ProjectSource, index: Index) -> FastA
             headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
         )
 
+    @app.post("/api/webhooks/gitlab")
+    async def gitlab_webhook(request: Request) -> JSONResponse:
+        """GitLab webhook (project push, system hook project/member events).
+
+        The body is GitLab's event JSON; ``X-Gitlab-Token`` must be the shared secret. The
+        event's project is re-indexed (or dropped when gone) before the response.
+        """
+        sent = request.headers.get("x-gitlab-token")
+        if sent is None:
+            raise Unauthorized("Missing X-Gitlab-Token")
+        if not webhook_secret or not hmac.compare_digest(sent.encode(), webhook_secret.encode()):
+            raise Forbidden("Invalid webhook token")
+        try:
+            event = await request.json()
+        except ValueError:
+            raise BadRequest("The request body must be a JSON object") from None
+        if not isinstance(event, dict):
+            raise BadRequest("The request body must be a JSON object")
+        return JSONResponse(await run_in_threadpool(_apply_event, core, event))
+
     return app
+
+
+def _event_project(event: dict[str, Any]) -> tuple[int | None, str | None]:
+    project = event.get("project") if isinstance(event.get("project"), dict) else {}
+    assert isinstance(project, dict)
+    raw_id = event.get("project_id", project.get("id"))
+    path = (
+        event.get("project_path_with_namespace")
+        or event.get("path_with_namespace")
+        or project.get("path_with_namespace")
+    )
+    project_id = int(raw_id) if isinstance(raw_id, int | str) and str(raw_id).isdigit() else None
+    return project_id, str(path) if path else None
+
+
+def _apply_event(core: Catalog, event: dict[str, Any]) -> dict[str, Any]:
+    """Re-index the project an event is about; membership events also drop cached access."""
+    name = str(event.get("event_name") or event.get("object_kind") or "")
+    if name.startswith("user_") or "member" in name:
+        core.policy.invalidate()
+    project_id, path = _event_project(event)
+    if project_id is None and path is None:
+        return {"message": f"Ignored event {name or 'unknown'}: no project"}
+    key = str(project_id) if project_id is not None else str(path)
+    try:
+        project = core.source.get_project(key)
+    except ProjectNotFound:
+        removed = core.index.remove(path=path, project_id=project_id)
+        log.info("webhook %s: project %s removed from the index (%s)", name, key, removed)
+        return {"message": f"Project {key} removed", "project": path}
+    core.index.upsert(project, core.settings)
+    log.info("webhook %s: project %s re-indexed", name, project.path)
+    return {"message": f"Project {project.path} re-indexed", "project": project.path}

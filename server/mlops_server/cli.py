@@ -1,14 +1,24 @@
-"""Command line: ``mlops-server serve`` and ``mlops-server demo``."""
+"""Command line: ``mlops-server serve`` and ``mlops-server demo``.
+
+``serve`` catalogs either a local project store (``--projects DIR``) or a GitLab instance
+(``--gitlab-url URL`` or ``gitlab.url`` in ``--config FILE``). Secrets come from the
+environment only: ``MLOPS_GITLAB_TOKEN`` (service token for the sync),
+``MLOPS_WEBHOOK_SECRET`` (shared secret of ``POST /api/webhooks/gitlab``),
+``GITLAB_OAUTH_DEFAULT_TOKEN`` (upstream's default token).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("mlops_server")
 
@@ -22,13 +32,30 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="index a project store and serve the API")
-    serve.add_argument("--projects", required=True, type=Path, help="local project store folder")
+    serve.add_argument("--projects", type=Path, help="local project store folder")
+    serve.add_argument(
+        "--gitlab-url", default=None, help="catalog this GitLab instead of a local store"
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (this server's or upstream SharingHub's YAML format)",
+    )
+    serve.add_argument(
+        "--sync-interval",
+        type=float,
+        default=None,
+        help="seconds between full re-syncs of the source (default: 300 for GitLab, "
+        "0 = never for a local store)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--db",
         default=None,
-        help="SQLAlchemy URL of the index (default: sqlite file PROJECTS/.mlops-index.sqlite)",
+        help="SQLAlchemy URL of the index (default: sqlite file PROJECTS/.mlops-index.sqlite "
+        "for a local store, in-memory SQLite for GitLab)",
     )
     serve.add_argument(
         "--mlflow-url", default=None, help="MLflow base URL, for tracking URIs and /api/config/"
@@ -46,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _periodic_sync(index: Any, source: Any, settings: Any, interval: float) -> None:
+    """Re-sync the whole source every ``interval`` seconds in a daemon thread."""
+
+    def run() -> None:
+        while not stop.wait(interval):
+            try:
+                started = time.perf_counter()
+                count = index.rebuild(source, settings)
+                log.info("re-synced %d projects in %.2fs", count, time.perf_counter() - started)
+            except Exception:
+                log.exception("periodic sync failed; keeping the current index")
+
+    stop = threading.Event()
+    threading.Thread(target=run, name="mlops-sync", daemon=True).start()
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -53,22 +96,50 @@ def _serve(args: argparse.Namespace) -> int:
     from mlops_server.index import Index
     from mlops_server.lifecycle import exit_with_parent
     from mlops_server.settings import load_settings
+    from mlops_server.sources.base import ProjectSource
     from mlops_server.sources.local import LocalProjectSource
 
-    store: Path = args.projects
-    if not store.is_dir():
-        print(f"mlops-server: project store not found: {store}", file=sys.stderr)
+    if args.config is not None and not args.config.is_file():
+        print(f"mlops-server: config file not found: {args.config}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_settings(
+            args.config, mlflow_url=args.mlflow_url, gitlab_url=args.gitlab_url
+        )
+    except (OSError, ValueError) as error:
+        print(f"mlops-server: bad configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    source: ProjectSource
+    if args.projects is not None:
+        store: Path = args.projects
+        if not store.is_dir():
+            print(f"mlops-server: project store not found: {store}", file=sys.stderr)
+            return EXIT_USAGE
+        source = LocalProjectSource(store)
+        where = str(store)
+        db_url = args.db or f"sqlite:///{(store.resolve() / '.mlops-index.sqlite').as_posix()}"
+        interval = args.sync_interval or 0.0
+    elif settings.gitlab_url:
+        from mlops_server.sources.gitlab import GitLabSource
+
+        source = GitLabSource(settings.gitlab_url, os.environ.get("MLOPS_GITLAB_TOKEN"))
+        where = settings.gitlab_url
+        db_url = args.db or "sqlite://"
+        interval = 300.0 if args.sync_interval is None else args.sync_interval
+    else:
+        print("mlops-server: give --projects DIR or --gitlab-url URL", file=sys.stderr)
         return EXIT_USAGE
     if args.exit_with_parent:
         exit_with_parent()
-    settings = load_settings(mlflow_url=args.mlflow_url)
-    source = LocalProjectSource(store)
-    db_url = args.db or f"sqlite:///{(store.resolve() / '.mlops-index.sqlite').as_posix()}"
     index = Index(db_url)
     started = time.perf_counter()
     count = index.rebuild(source, settings)
-    log.info("indexed %d projects from %s in %.2fs", count, store, time.perf_counter() - started)
-    app = create_app(settings, source, index)
+    log.info("indexed %d projects from %s in %.2fs", count, where, time.perf_counter() - started)
+    if interval > 0:
+        _periodic_sync(index, source, settings, interval)
+    app = create_app(
+        settings, source, index, webhook_secret=os.environ.get("MLOPS_WEBHOOK_SECRET") or None
+    )
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:

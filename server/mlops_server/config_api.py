@@ -24,7 +24,7 @@ def config_document(settings: Settings, base_url: str) -> dict[str, Any]:
     return {
         "auth": "token",
         "store": None,
-        "gitlab": {"url": None},
+        "gitlab": {"url": settings.gitlab_url},
         "jupyterlab": {"url": None},
         "mlflow": {"type": settings.mlflow_type, "url": mlflow_url},
         "docs": {"url": None},

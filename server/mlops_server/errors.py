@@ -21,6 +21,16 @@ class BadRequest(ApiError):
     reason = "bad_request"
 
 
+class Unauthorized(ApiError):
+    status_code = 401
+    reason = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    reason = "forbidden"
+
+
 class NotFound(ApiError):
     status_code = 404
     reason = "not_found"

@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -109,6 +110,8 @@ class IndexQuery:
 
     visibilities: Sequence[str]
     categories: Sequence[str]
+    # Projects visible whatever their visibility (the caller's memberships).
+    project_ids: Sequence[int] = ()
     ids: Sequence[str] | None = None
     topics: Sequence[str] = ()
     words: Sequence[str] = ()
@@ -170,6 +173,32 @@ class Index:
                 self._add(session, project, settings)
                 count += 1
         return count
+
+    def upsert(self, project: Project, settings: Settings) -> None:
+        """Index one project, replacing any entry with its path or id (renames, moves)."""
+        with Session(self.engine) as session, session.begin():
+            self._delete(session, path=project.path, project_id=project.id)
+            self._add(session, project, settings)
+
+    def remove(self, path: str | None = None, project_id: int | None = None) -> bool:
+        """Drop a project from the index; return whether something was removed."""
+        with Session(self.engine) as session, session.begin():
+            return self._delete(session, path=path, project_id=project_id)
+
+    def _delete(self, session: Session, path: str | None, project_id: int | None) -> bool:
+        paths = set(
+            session.scalars(
+                select(ItemRow.path).where(
+                    or_(ItemRow.path == path, ItemRow.project_id == project_id)
+                )
+            )
+        )
+        if not paths:
+            return False
+        session.execute(delete(ItemTopicRow).where(ItemTopicRow.path.in_(paths)))
+        session.execute(delete(ItemCategoryRow).where(ItemCategoryRow.path.in_(paths)))
+        session.execute(delete(ItemRow).where(ItemRow.path.in_(paths)))
+        return True
 
     def _add(self, session: Session, project: Project, settings: Settings) -> None:
         built = build_item(project, settings)
@@ -245,7 +274,10 @@ class Index:
             return self._to_items(session, [row])[0] if row is not None else None
 
     def search(self, query: IndexQuery) -> IndexPage:
-        conditions: list[ColumnElement[bool]] = [ItemRow.visibility.in_(query.visibilities)]
+        visible: ColumnElement[bool] = ItemRow.visibility.in_(query.visibilities)
+        if query.project_ids:
+            visible = or_(visible, ItemRow.project_id.in_(query.project_ids))
+        conditions: list[ColumnElement[bool]] = [visible]
         conditions.append(
             exists().where(
                 ItemCategoryRow.path == ItemRow.path,

@@ -1,12 +1,18 @@
-"""Server configuration: the packaged catalog config plus command-line options.
+"""Server configuration: the packaged catalog config, an optional config file, env, CLI.
 
 The catalog part (root catalog, categories, STAC extensions) is read from the packaged
 ``config.yaml``, shaped like upstream SharingHub's ``stac`` config so deployments can carry
-their knowledge over. Runtime options (MLflow URL, ...) come from the command line.
+their knowledge over. ``--config FILE`` may also be an upstream SharingHub YAML file (keys
+``gitlab.*``, ``stac.root``, ``stac.categories``, ``stac.extensions``, ``stac.search.page-size``,
+``mlflow.*``), with upstream's environment overrides (``GITLAB_URL``, ``GITLAB_ALLOW_PUBLIC``,
+``GITLAB_OAUTH_DEFAULT_TOKEN``, ``MLFLOW_URL``, ``MLFLOW_TYPE``,
+``STAC_SEARCH_PAGE_DEFAULT_SIZE``). Command-line options win over both.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -53,6 +59,9 @@ class Settings:
     host_provider_name: str = "jupyter-mlops local store"
     mlflow_url: str | None = None
     mlflow_type: str = "mlflow-sharinghub"
+    gitlab_url: str | None = None
+    allow_public: bool = True
+    default_token: str | None = field(default=None, repr=False)
 
     def category(self, category_id: str) -> Category | None:
         for category in self.categories:
@@ -109,17 +118,65 @@ def _parse_categories(raw: list[dict[str, Any]]) -> tuple[Category, ...]:
     return tuple(categories)
 
 
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _from_upstream(raw: dict[str, Any]) -> dict[str, Any]:
+    """Reshape an upstream SharingHub config into this server's catalog shape."""
+    stac = dict(raw.get("stac") or {})
+    shaped: dict[str, Any] = {
+        "root": stac.get("root") or {},
+        "categories": stac.get("categories") or [],
+        "extensions": stac.get("extensions") or {},
+        "search": {"page-size": (stac.get("search") or {}).get("page-size", 12)},
+    }
+    return shaped
+
+
 def load_settings(
     config_path: Path | None = None,
     *,
     mlflow_url: str | None = None,
+    gitlab_url: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Load the catalog configuration (the packaged one unless ``config_path`` is given)."""
-    if config_path is None:
-        text = resources.files("mlops_server").joinpath("config.yaml").read_text("utf-8")
-    else:
-        text = config_path.read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text) or {}
+    """Load the configuration.
+
+    Parameters
+    ----------
+    config_path
+        A config file in this server's shape or upstream SharingHub's (recognised by its
+        ``stac`` key); the packaged ``config.yaml`` when None. An upstream file without
+        categories keeps the packaged ones.
+    mlflow_url, gitlab_url
+        Command-line values; they override the file and the environment.
+    env
+        Environment for upstream's overrides. When None: ``os.environ`` if a config file or
+        a GitLab URL is given, else nothing (a local store never picks up GitLab settings
+        from an unrelated environment).
+    """
+    if env is None:
+        env = os.environ if (config_path is not None or gitlab_url) else {}
+    packaged = resources.files("mlops_server").joinpath("config.yaml").read_text("utf-8")
+    raw: dict[str, Any] = yaml.safe_load(packaged) or {}
+    upstream: dict[str, Any] = {}
+    if config_path is not None:
+        loaded = yaml.safe_load(config_path.read_text("utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{config_path}: expected a YAML mapping")
+        if "stac" in loaded or "gitlab" in loaded:
+            upstream = loaded
+            loaded = {k: v for k, v in _from_upstream(loaded).items() if v}
+        raw = {**raw, **loaded}
+    gitlab = dict(upstream.get("gitlab") or {})
+    mlflow = dict(upstream.get("mlflow") or {})
+    oauth = dict(gitlab.get("oauth") or {})
+    gitlab_url = gitlab_url or env.get("GITLAB_URL") or gitlab.get("url")
+    allow_public = _truthy(env.get("GITLAB_ALLOW_PUBLIC", gitlab.get("allow-public", False)))
+    default_token = env.get("GITLAB_OAUTH_DEFAULT_TOKEN") or oauth.get("default-token")
+    mlflow_url = mlflow_url or env.get("MLFLOW_URL") or mlflow.get("url")
+    mlflow_type = env.get("MLFLOW_TYPE") or mlflow.get("type") or "mlflow-sharinghub"
     root_raw = dict(raw.get("root") or {})
     title, description, extra, locales = _split_texts(root_raw, "MLOps catalog")
     root = RootConfig(
@@ -129,14 +186,23 @@ def load_settings(
         extra=extra,
         locales=locales,
     )
-    search = raw.get("search") or {}
+    search = dict(raw.get("search") or {})
+    if env.get("STAC_SEARCH_PAGE_DEFAULT_SIZE"):
+        search["page-size"] = env["STAC_SEARCH_PAGE_DEFAULT_SIZE"]
     providers = raw.get("providers") or {}
+    host_name = str(providers.get("host-name", "jupyter-mlops local store"))
+    if gitlab_url:
+        host_name = f"GitLab ({str(gitlab_url).rstrip('/')})"
     return Settings(
         root=root,
         categories=_parse_categories(list(raw.get("categories") or [])),
         extensions={str(k): str(v) for k, v in (raw.get("extensions") or {}).items()},
         page_size=int(search.get("page-size", 12)),
         max_page_size=int(search.get("max-page-size", 100)),
-        host_provider_name=str(providers.get("host-name", "jupyter-mlops local store")),
-        mlflow_url=mlflow_url.rstrip("/") if mlflow_url else None,
+        host_provider_name=host_name,
+        mlflow_url=str(mlflow_url).rstrip("/") if mlflow_url else None,
+        mlflow_type=str(mlflow_type),
+        gitlab_url=str(gitlab_url).rstrip("/") if gitlab_url else None,
+        allow_public=allow_public if gitlab_url else True,
+        default_token=str(default_token) if default_token else None,
     )

@@ -91,49 +91,65 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def base_url(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("logs") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlops_server",
-                "serve",
-                "--projects",
-                str(store),
-                "--port",
-                str(port),
-                "--mlflow-url",
-                "http://mlflow.example/mlflow",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
+class ServerProcess:
+    """A real ``mlops-server serve`` subprocess on a free port; ``url`` once ready."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mlops_server", "serve", *args, "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
+
+    def wait_ready(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
         while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited early:\n{self.log_path.read_text()}")
             try:
-                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/status", timeout=1).status_code == 200:
+                    return self.url
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in 30 s:\n{log_path.read_text()}")
+                pytest.fail(f"server not ready in {timeout} s:\n{self.log_path.read_text()}")
             time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            process.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """Start ``mlops-server serve ARGS`` (env added to ours); returns its URL when ready.
+
+    Servers started this way are stopped at the end of the session.
+    """
+    started: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> str:
+        log_path = tmp_path_factory.mktemp("logs") / "server.log"
+        server = ServerProcess(list(args), log_path, env)
+        started.append(server)
+        return server.wait_ready()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(store: Path, serve: Callable[..., str]) -> str:
+    return serve("--projects", str(store), "--mlflow-url", "http://mlflow.example/mlflow")
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,7 @@ class ProjectSource(Protocol):
         """Return one project by full path, or raise ProjectNotFound."""
         ...
 
-    def open_file(self, project_path: str, file_path: str) -> ProjectFile:
-        """Return a file of a project, or raise ProjectNotFound / ProjectFileNotFound."""
+    def open_file(self, project_path: str, file_path: str, ref: str | None = None) -> ProjectFile:
+        """Return a file of a project at ``ref`` (default branch when None), or raise
+        ProjectNotFound / ProjectFileNotFound (also for a ref the source cannot serve)."""
         ...

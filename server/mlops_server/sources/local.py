@@ -207,8 +207,16 @@ class LocalProjectSource:
 
     # -- files -----------------------------------------------------------------------------
 
-    def open_file(self, project_path: str, file_path: str) -> ProjectFile:
+    def open_file(self, project_path: str, file_path: str, ref: str | None = None) -> ProjectFile:
         directory = self._project_dir(project_path)
+        if ref is not None:
+            try:
+                data = yaml.safe_load((directory / MANIFEST).read_text("utf-8"))
+                branch = parse_manifest(data, directory)["default_branch"]
+            except (OSError, yaml.YAMLError, ManifestError) as error:
+                raise ProjectNotFound(project_path) from error
+            if ref != branch:  # the store holds one branch only
+                raise ProjectFileNotFound(f"{file_path} at {ref} (this store serves only {branch})")
         relative = _safe_relative(file_path)
         if relative is None or relative.as_posix() == MANIFEST:
             raise ProjectFileNotFound(file_path)
