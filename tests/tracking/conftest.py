@@ -1,0 +1,146 @@
+"""Fixtures: a SharingHub check-API double, the real catalog, and real ``mlflow server``
+processes running the ``sharinghub`` app plugin, all over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+PROJECTS = {
+    "public": {"id": 11, "path": "team/public-model", "visibility": "public"},
+    "internal": {"id": 12, "path": "team/internal-model", "visibility": "internal"},
+    "private": {"id": 13, "path": "team/private-model", "visibility": "private"},
+}
+DATASET = {"id": 14, "path": "team/a-dataset", "visibility": "public"}
+ROLES = {"guest": 1, "reporter": 2, "developer": 3, "maintainer": 4}
+OUTSIDER = "outsider-token"
+
+
+def token_of(role: str) -> str:
+    return f"{role}-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} not ready in {seconds} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def base_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
+
+
+@pytest.fixture(scope="session")
+def sharinghub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The check-API double: three ai-model projects (one per visibility) and a dataset."""
+    work = tmp_path_factory.mktemp("double")
+    projects = [{**p, "categories": ["ai-model"]} for p in PROJECTS.values()]
+    projects.append({**DATASET, "categories": ["dataset"]})
+    members = {
+        token_of(role): {p["path"]: level for p in projects} for role, level in ROLES.items()
+    }
+    members[OUTSIDER] = {}
+    config = work / "config.json"
+    config.write_text(json.dumps({"projects": projects, "members": members}))
+    port = free_port()
+    log = work / "double.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "--port", str(port),
+             "tests.tracking.sharinghub_double:create_app"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2],
+            env={**base_env(), "DOUBLE_CONFIG": str(config)},
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(process, f"{url}/calls", log)
+        yield url
+    finally:
+        stop(process)
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    log: Path
+
+    def tracking_uri(self, project_path: str | None) -> str:
+        return f"{self.url}/{project_path}/tracking/" if project_path else f"{self.url}/"
+
+
+def start_mlflow(
+    work: Path,
+    sharinghub_url: str,
+    backend: str,
+    artifacts: str,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], MlflowServer]:
+    port = free_port()
+    log = work / "mlflow.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--app-name", "sharinghub",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+             "--backend-store-uri", backend, "--serve-artifacts",
+             "--artifacts-destination", artifacts],
+            stdout=out, stderr=subprocess.STDOUT, cwd=work,
+            env={**base_env(), "SHARINGHUB_URL": sharinghub_url, "PROJECT_CACHE_TIMEOUT": "5",
+                 **(extra_env or {})},
+        )  # fmt: skip
+    server = MlflowServer(f"http://127.0.0.1:{port}", log)
+    wait_ready(process, f"{server.url}/health", log, seconds=90)
+    return process, server
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    sharinghub: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer]:
+    """``mlflow server --app-name sharinghub`` on SQLite with local proxied artifacts."""
+    work = tmp_path_factory.mktemp("mlflow")
+    process, server = start_mlflow(
+        work, sharinghub, f"sqlite:///{work / 'mlflow.db'}", str(work / "artifacts")
+    )
+    try:
+        yield server
+    finally:
+        stop(process)
