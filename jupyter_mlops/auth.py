@@ -29,7 +29,7 @@ from .errors import AuthenticationError, BadRequestError, UpstreamError
 
 log = logging.getLogger(__name__)
 
-SourceName = Literal["environment", "jupyterhub", "stored"]
+SourceName = Literal["environment", "jupyterhub", "oauth", "stored"]
 
 #: Refetch a JupyterHub token this many seconds before it expires.
 REFRESH_MARGIN = 120.0
@@ -205,9 +205,21 @@ class TokenManager:
         self.store = store
 
     @classmethod
-    def default(cls, credentials_path: Path, environ: dict[str, str] | None = None) -> TokenManager:
+    def default(
+        cls,
+        credentials_path: Path,
+        environ: dict[str, str] | None = None,
+        oauth: TokenSource | None = None,
+    ) -> TokenManager:
+        """Environment, JupyterHub, GitLab OAuth login (when given), pasted token."""
         store = StoredTokenSource(Path(credentials_path))
-        return cls([EnvironmentTokenSource(environ), JupyterHubTokenSource(environ), store], store)
+        sources: list[TokenSource] = [
+            EnvironmentTokenSource(environ),
+            JupyterHubTokenSource(environ),
+        ]
+        if oauth is not None:
+            sources.append(oauth)
+        return cls([*sources, store], store)
 
     async def credential(self) -> Credential | None:
         """The first credential any source has, or ``None`` (anonymous)."""

@@ -53,6 +53,14 @@ class JupyterMLOps(Configurable):
         help="Folder of the embedded platform: its project store and index."
         " Env: MLOPS_EMBEDDED_DATA_DIR.",
     )
+    oauth_client_id = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="Application id of a GitLab OAuth application (PKCE, redirect URI"
+        " <jupyter>/jupyter-mlops/oauth/callback) enabling 'Log in with GitLab'."
+        " Env: MLOPS_OAUTH_CLIENT_ID. Its secret, if any, only from MLOPS_OAUTH_CLIENT_SECRET.",
+    )
     credentials_path = Unicode(
         config=True,
         help="File (mode 0600) keeping a personal access token the user pasted."
@@ -80,6 +88,10 @@ class JupyterMLOps(Configurable):
     @default("embedded_data_dir")
     def _default_embedded_data_dir(self) -> str:
         return _env("MLOPS_EMBEDDED_DATA_DIR") or str(Path(jupyter_data_dir()) / "jupyter_mlops")
+
+    @default("oauth_client_id")
+    def _default_oauth_client_id(self) -> str | None:
+        return _env("MLOPS_OAUTH_CLIENT_ID")
 
     @default("credentials_path")
     def _default_credentials_path(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -10,6 +11,7 @@ from tornado.ioloop import IOLoop
 from .auth import TokenManager
 from .config import JupyterMLOps
 from .downloads import DownloadManager
+from .oauth import GitLabOAuth, OAuthTokenSource
 from .platform import Platform
 from .routes import setup_route_handlers
 
@@ -23,7 +25,23 @@ class JupyterMLOpsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         config = JupyterMLOps(parent=self)
         self.platform = Platform(config)
-        tokens = TokenManager.default(Path(config.credentials_path))
+        self._oauth: GitLabOAuth | None = None
+
+        def oauth() -> GitLabOAuth | None:
+            """The GitLab OAuth application, once a client id and GitLab's URL are known."""
+            known = self.platform.known
+            if not config.oauth_client_id or known is None or not known.gitlab_url:
+                return None
+            if self._oauth is None or self._oauth.gitlab_url != known.gitlab_url:
+                self._oauth = GitLabOAuth(
+                    known.gitlab_url,
+                    config.oauth_client_id,
+                    Path(config.credentials_path).with_name("oauth-token.json"),
+                    client_secret=os.environ.get("MLOPS_OAUTH_CLIENT_SECRET") or None,
+                )
+            return self._oauth
+
+        tokens = TokenManager.default(Path(config.credentials_path), oauth=OAuthTokenSource(oauth))
         assert self.serverapp is not None
         self.downloads = DownloadManager(
             Path(self.serverapp.root_dir), timeout=config.request_timeout
@@ -35,6 +53,7 @@ class JupyterMLOpsApp(ExtensionApp):
                     "platform": self.platform,
                     "tokens": tokens,
                     "downloads": self.downloads,
+                    "oauth": oauth,
                 }
             }
         )

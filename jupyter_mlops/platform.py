@@ -156,6 +156,11 @@ class Platform:
             ) from None
 
     @property
+    def known(self) -> Endpoints | None:
+        """The endpoints if the platform is ready, without waiting."""
+        return self._endpoints
+
+    @property
     def http(self) -> httpx.AsyncClient:
         """The pooled HTTP client for calls to the platform (created in the running loop)."""
         if self._http is None:

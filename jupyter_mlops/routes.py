@@ -8,7 +8,9 @@ state are also authorized. No handler ever writes a token into a response.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
@@ -20,7 +22,8 @@ from . import __version__
 from .auth import TokenManager, check_token_shape, gitlab_username
 from .catalog import CatalogAPI, relink_pages
 from .downloads import DownloadManager, allowed
-from .errors import BadRequestError, ConflictError, MLOpsError
+from .errors import AuthenticationError, BadRequestError, ConflictError, MLOpsError
+from .oauth import GitLabOAuth
 from .platform import Endpoints, Platform
 
 NAMESPACE = "jupyter-mlops"
@@ -47,6 +50,11 @@ class MLOpsHandler(APIHandler):
     def downloads(self) -> DownloadManager:
         downloads: DownloadManager = self.settings["jupyter_mlops"]["downloads"]
         return downloads
+
+    def oauth(self) -> GitLabOAuth | None:
+        """The GitLab OAuth application, when one is configured and GitLab is known."""
+        provider: Callable[[], GitLabOAuth | None] = self.settings["jupyter_mlops"]["oauth"]
+        return provider()
 
     def route(self, *parts: str) -> str:
         """Absolute path of one of our routes, under the server's base URL."""
@@ -129,6 +137,7 @@ class SessionHandler(MLOpsHandler):
             "source": credential.source if credential else None,
             "username": username,
             "token_required": not self.platform.embedded,
+            "oauth_available": self.oauth() is not None,
         }
 
     @tornado.web.authenticated
@@ -162,7 +171,75 @@ class SessionHandler(MLOpsHandler):
     @authorized
     async def delete(self) -> None:
         forgotten = self.tokens.store.forget()
+        oauth = self.oauth()
+        if oauth is not None:
+            forgotten = oauth.forget() or forgotten
         self.finish(json.dumps({"forgotten": forgotten, **(await self._describe())}))
+
+
+class OAuthLoginHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/oauth/login``: redirect the browser to GitLab's consent page.
+
+    The frontend opens it in a new window; GitLab comes back to ``oauth/callback``.
+    """
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            await self.platform.endpoints()
+            oauth = self.oauth()
+            if oauth is None:
+                raise ConflictError(
+                    "GitLab login is not configured: the admin sets c.JupyterMLOps.oauth_client_id"
+                    " (and GitLab's URL must be known).",
+                    reason="oauth_unavailable",
+                )
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        callback = f"{self.request.protocol}://{self.request.host}{self.route('oauth', 'callback')}"
+        self.redirect(oauth.begin(callback))
+
+
+class OAuthCallbackHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/oauth/callback?code=&state=``: finish the GitLab login.
+
+    Answers a small HTML page (this is a browser window, not an API call), never the token.
+    """
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        error = self.get_query_argument("error_description", None) or self.get_query_argument(
+            "error", None
+        )
+        oauth = self.oauth()
+        try:
+            if error:
+                raise AuthenticationError(
+                    f"GitLab did not log you in: {error}", reason="oauth_denied"
+                )
+            if oauth is None:
+                raise ConflictError("GitLab login is not configured.", reason="oauth_unavailable")
+            await oauth.complete(
+                self.get_query_argument("state", ""), self.get_query_argument("code", "")
+            )
+        except MLOpsError as failure:
+            self.set_status(failure.status)
+            self._page("GitLab login failed", failure.message)
+            return
+        self._page(
+            "Logged in to GitLab",
+            "You can close this window and go back to JupyterLab.",
+            close=True,
+        )
+
+    def _page(self, title: str, message: str, close: bool = False) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        script = "<script>window.opener && window.close()</script>" if close else ""
+        self.finish(
+            f"<!doctype html><title>{html.escape(title)}</title>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{script}"
+        )
 
 
 class CatalogSearchHandler(MLOpsHandler):
@@ -341,6 +418,8 @@ def setup_route_handlers(web_app: tornado.web.Application) -> None:
     handlers: list[tuple[str, type[MLOpsHandler]]] = [
         (path("info"), InfoHandler),
         (path("session"), SessionHandler),
+        (path("oauth", "login"), OAuthLoginHandler),
+        (path("oauth", "callback"), OAuthCallbackHandler),
         (path("catalog", "search"), CatalogSearchHandler),
         (path("catalog", "collections"), CatalogCollectionsHandler),
         (path("catalog", "collections", "([^/]+)", "items", "(.+)"), CatalogItemHandler),

@@ -38,7 +38,7 @@ async def test_jupyterhub_token_is_cached_until_close_to_expiry() -> None:
     assert second is not None
     assert first.token == second.token == "gitlab-token-1"
     assert len(calls) == 1
-    assert calls[0][1]["authorization"] == "token server-api-token"
+    assert calls[0].headers["authorization"] == "token server-api-token"
     assert first.expires_at is not None
 
 

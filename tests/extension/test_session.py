@@ -46,6 +46,7 @@ class TestEmbedded:
             "source": None,
             "username": None,
             "token_required": False,
+            "oauth_available": False,
         }
         assert raised.value.code == 409
         assert json.loads(raised.value.response.body)["reason"] == "token_not_needed"
