@@ -13,6 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.gitlab_double import (
+    DEVELOPER,
+    GUEST,
+    MAINTAINER,
+    REPORTER,
+    GitLabDouble,
+    Project,
+    User,
+)
+
 PRIVATE = "team/secret-model"
 MALFORMED = "team/broken-front-matter"
 UNCATEGORISED = "team/notes"
@@ -162,3 +172,79 @@ def http(base_url: str) -> Iterator[httpx.Client]:
 def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m mlops_server`` with arguments; returns the completed process."""
     return _run_cli
+
+
+# -- GitLab: a seeded test double and an mlops-server cataloguing it -----------------------
+
+SERVICE_TOKEN = "svc-token"
+WEBHOOK_SECRET = "hook-secret"
+ROLES = {"guest": GUEST, "reporter": REPORTER, "developer": DEVELOPER, "maintainer": MAINTAINER}
+TABLE_PROJECTS = {v: f"perm/{v}-model" for v in ("public", "internal", "private")}
+BIG_PROJECT = "perm/many-files"
+BIG_FILES = 250
+
+
+def _model_readme(title: str) -> str:
+    return (
+        f"---\ntitle: {title}\nextent:\n  spatial: [-66, -15, -64, -13]\n"
+        "assets: ['*.bin']\n---\n# " + title + "\n"
+    )
+
+
+def gitlab_users() -> list[User]:
+    users = [User("root", [SERVICE_TOKEN], admin=True), User("outsider", ["outsider-token"])]
+    users += [User(name, [f"{name}-token"]) for name in ROLES]
+    return users
+
+
+def gitlab_projects() -> list[Project]:
+    members = {name: level for name, level in ROLES.items()}
+    projects = [
+        Project(
+            path,
+            visibility=visibility,
+            topics=["sharinghub:aimodel", "flood"],
+            files={
+                "README.md": _model_readme(f"{visibility.title()} model"),
+                "weights.bin": f"WEIGHTS-{visibility}".encode(),
+            },
+            lfs={"weights.bin"},
+            members=dict(members),
+        )
+        for visibility, path in TABLE_PROJECTS.items()
+    ]
+    many = {f"data/part-{n:03d}.txt": f"row {n}\n" for n in range(BIG_FILES)}
+    projects.append(
+        Project(
+            BIG_PROJECT,
+            visibility="public",
+            topics=["sharinghub:tools"],
+            files={"README.md": "---\nassets: ['*.txt']\n---\n# Many files\n", **many},
+        )
+    )
+    return projects
+
+
+@pytest.fixture(scope="session")
+def gitlab() -> Iterator[GitLabDouble]:
+    """A GitLab double seeded with the permission-table projects and users."""
+    with GitLabDouble(gitlab_users(), gitlab_projects()) as double:
+        yield double
+
+
+@pytest.fixture(scope="session")
+def gitlab_url(gitlab: GitLabDouble, serve: Callable[..., str]) -> str:
+    """An mlops-server in public mode over the GitLab double, with webhooks enabled."""
+    url = serve(
+        "--gitlab-url",
+        gitlab.url,
+        "--sync-interval",
+        "0",
+        env={
+            "MLOPS_GITLAB_TOKEN": SERVICE_TOKEN,
+            "MLOPS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "GITLAB_ALLOW_PUBLIC": "true",
+        },
+    )
+    gitlab.state.add_hook(f"{url}/api/webhooks/gitlab", token=WEBHOOK_SECRET)
+    return url

@@ -1,0 +1,187 @@
+"""Exact permissions over GitLab: every role x visibility x route matches GitLab's rules.
+
+The server catalogs the GitLab double (public mode on); each caller sends its own token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.gitlab_double import GitLabDouble
+from tests.server.conftest import BIG_FILES, BIG_PROJECT, SERVICE_TOKEN, TABLE_PROJECTS
+
+# GitLab's rules, written out: the upstream access level each role gets on a project of each
+# visibility (0 = the project is invisible). Anonymous readers see public projects only;
+# any signed-in user reads public and internal projects (level 2); private projects are
+# visible to members only, where a guest may not read the repository (level 1).
+TABLE: dict[str, dict[str, int]] = {
+    "anonymous": {"public": 2, "internal": 0, "private": 0},
+    "outsider": {"public": 2, "internal": 2, "private": 0},
+    "guest": {"public": 2, "internal": 2, "private": 1},
+    "reporter": {"public": 2, "internal": 2, "private": 2},
+    "developer": {"public": 3, "internal": 3, "private": 3},
+    "maintainer": {"public": 4, "internal": 4, "private": 4},
+}
+CELLS = [(role, visibility) for role in TABLE for visibility in TABLE[role]]
+
+
+def token_of(role: str) -> str | None:
+    return None if role == "anonymous" else f"{role}-token"
+
+
+def headers_of(role: str) -> dict[str, str]:
+    token = token_of(role)
+    return {} if token is None else {"X-Gitlab-Token": token}
+
+
+@pytest.fixture(scope="module")
+def api(gitlab_url: str) -> Callable[..., httpx.Response]:
+    client = httpx.Client(base_url=gitlab_url, timeout=10)
+
+    def get(role: str, path: str, **params: Any) -> httpx.Response:
+        response = client.get(path, params=params, headers=headers_of(role))
+        token = token_of(role)
+        assert token is None or token not in response.text  # no secret in any body
+        assert SERVICE_TOKEN not in response.text
+        return response
+
+    return get
+
+
+@pytest.mark.parametrize(("role", "visibility"), CELLS)
+def test_every_route_follows_gitlab_rules(
+    api: Callable[..., httpx.Response], role: str, visibility: str
+) -> None:
+    # Given a project of this visibility where every role but anonymous/outsider is a member
+    path = TABLE_PROJECTS[visibility]
+    level = TABLE[role][visibility]
+
+    # When the role asks every route about it
+    listing = api(role, "/api/stac/collections/ai-model/items", limit=100).json()
+    search = api(role, "/api/stac/search", ids=path).json()
+    text_search = api(role, "/api/stac/search", q="model", collections="ai-model").json()
+    item = api(role, f"/api/stac/collections/ai-model/items/{path}")
+    check = api(role, f"/api/check/{path}", info="true")
+    download = api(role, f"/api/download/{path}/repository/weights.bin", ref="main")
+
+    # Then each answer matches GitLab's rules
+    listed = {f["id"] for f in listing["features"]}
+    assert (path in listed) == (level > 0)
+    assert ({f["id"] for f in search["features"]} == {path}) == (level > 0)
+    assert (path in {f["id"] for f in text_search["features"]}) == (level > 0)
+    if level == 0:
+        assert item.status_code == 404
+        assert check.status_code == 404
+        assert download.status_code == 404
+        assert b"WEIGHTS" not in download.content
+        return
+    assert item.status_code == 200
+    assert item.json()["properties"]["sharinghub:access-level"] == level
+    assert check.status_code == 200
+    assert check.json()["access_level"] == level
+    assert {f["id"]: f for f in listing["features"]}[path]["properties"][
+        "sharinghub:access-level"
+    ] == level
+    if level >= 2:
+        assert download.status_code == 200
+        assert download.content == f"WEIGHTS-{visibility}".encode()  # LFS resolved
+    else:
+        assert download.status_code == 403  # guests of private projects may not read code
+        assert b"WEIGHTS" not in download.content
+
+
+@pytest.mark.parametrize("role", list(TABLE))
+def test_collection_counts_match_the_visible_projects(
+    api: Callable[..., httpx.Response], role: str
+) -> None:
+    # When
+    listing = api(role, "/api/stac/collections/ai-model/items", limit=100).json()
+    # Then numberMatched counts exactly the projects the role may see
+    expected = sum(1 for level in TABLE[role].values() if level > 0)
+    assert listing["numberMatched"] == expected
+    assert len(listing["features"]) == expected
+
+
+@pytest.mark.parametrize("how", ["query", "header", "bearer"])
+def test_every_token_source_is_honoured(gitlab_url: str, how: str) -> None:
+    # Given the developer's token passed one way
+    token = "developer-token"
+    params = {"info": "true"}
+    headers: dict[str, str] = {}
+    if how == "query":
+        params["gitlab_token"] = token
+    elif how == "header":
+        headers["X-Gitlab-Token"] = token
+    else:
+        headers["Authorization"] = f"Bearer {token}"
+    # When
+    response = httpx.get(
+        f"{gitlab_url}/api/check/{TABLE_PROJECTS['private']}", params=params, headers=headers
+    )
+    # Then
+    assert response.status_code == 200
+    assert response.json()["access_level"] == 3
+
+
+def test_query_token_wins_over_header_and_never_enters_links(gitlab_url: str) -> None:
+    # Given the guest's token in the query and the maintainer's in the header
+    response = httpx.get(
+        f"{gitlab_url}/api/stac/search",
+        params={"ids": TABLE_PROJECTS["private"], "gitlab_token": "guest-token"},
+        headers={"X-Gitlab-Token": "maintainer-token"},
+    )
+    # Then upstream's order applies (query first) and no link carries the token
+    body = response.json()
+    assert body["features"][0]["properties"]["sharinghub:access-level"] == 1
+    assert "guest-token" not in response.text
+    assert "gitlab_token" not in response.text
+
+
+def test_an_invalid_token_is_401_from_every_source(gitlab_url: str) -> None:
+    url = f"{gitlab_url}/api/stac/search"
+    for kwargs in (
+        {"params": {"gitlab_token": "forged"}},
+        {"headers": {"X-Gitlab-Token": "forged"}},
+        {"headers": {"Authorization": "Bearer forged"}},
+    ):
+        response = httpx.get(url, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == 401, kwargs
+        assert response.json()["reason"] == "unauthorized"
+
+
+def test_without_public_mode_anonymous_is_401_and_a_default_token_reads_for_it(
+    gitlab: GitLabDouble, serve: Callable[..., str]
+) -> None:
+    # Given one server without public mode, and one with the reporter as default token
+    closed = serve("--gitlab-url", gitlab.url, env={"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN})
+    default = serve(
+        "--gitlab-url",
+        gitlab.url,
+        env={"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN, "GITLAB_OAUTH_DEFAULT_TOKEN": "reporter-token"},
+    )
+    # When / Then: no token and no fallback is a 401 on catalog routes, not on config
+    assert httpx.get(f"{closed}/api/stac/search").status_code == 401
+    assert httpx.get(f"{closed}/api/stac/collections").status_code == 401
+    assert httpx.get(f"{closed}/api/config/").status_code == 200
+    assert httpx.get(f"{closed}/api/stac/conformance").status_code == 200
+    signed = httpx.get(f"{closed}/api/stac/search", headers={"X-Gitlab-Token": "outsider-token"})
+    assert signed.status_code == 200
+    # And the default token gives anonymous callers the reporter's view, token never shown
+    body = httpx.get(f"{default}/api/stac/collections/ai-model/items").json()
+    assert body["numberMatched"] == 3
+    assert "reporter-token" not in str(body)
+
+
+def test_repository_trees_are_read_past_one_page(api: Callable[..., httpx.Response]) -> None:
+    # Given a project with 250 files (GitLab pages trees by 100 at most)
+    # When
+    item = api("anonymous", f"/api/stac/collections/tools/items/{BIG_PROJECT}").json()
+    # Then every file is an asset and downloads
+    files = [key for key in item["assets"] if key.startswith("data/")]
+    assert len(files) == BIG_FILES
+    last = item["assets"][f"data/part-{BIG_FILES - 1:03d}.txt"]["href"]
+    assert httpx.get(last).content == f"row {BIG_FILES - 1}\n".encode()
