@@ -164,6 +164,35 @@ class CatalogAPI:
             )
         return await self._get_json(self.search_url, pairs)
 
+    async def search_each(
+        self, params: Iterable[tuple[str, str]] | Mapping[str, str], collections: Sequence[str]
+    ) -> dict[str, Any]:
+        """Search a catalog that takes one collection per request (upstream SharingHub 0.4).
+
+        One first page per collection, fetched concurrently and merged; ``numberMatched`` is
+        the sum when every page knows it. Each collection keeps its own ``next`` link (titled
+        with the collection id), so paging continues collection by collection.
+        """
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+        base = [(key, value) for key, value in pairs if key not in {"collections", "token"}]
+        pages = await asyncio.gather(
+            *(self.search([*base, ("collections", collection)]) for collection in collections)
+        )
+        matched = [page.get("numberMatched") for page in pages]
+        features = [feature for page in pages for feature in page.get("features") or []]
+        links: list[dict[str, Any]] = []
+        for collection, page in zip(collections, pages, strict=True):
+            for link in page.get("links") or []:
+                if isinstance(link, dict) and link.get("rel") == "next":
+                    links.append({**link, "title": collection})
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberMatched": sum(matched) if all(isinstance(m, int) for m in matched) else None,
+            "numberReturned": len(features),
+            "links": links,
+        }
+
     async def collections(self) -> dict[str, Any]:
         """All collections (categories) of the catalog."""
         return await self._get_json(f"{self.base_url}/api/stac/collections", [])

@@ -78,6 +78,7 @@ class Platform:
         self._embedded: EmbeddedPlatform | None = None
         self._platform_file: Path | None = None
         self._http: httpx.AsyncClient | None = None
+        self.catalog_config: dict[str, Any] = {}
         if not config.sharinghub_url and not config.embedded:
             self.status = "unconfigured"
             self.error = PlatformUnavailableError(
@@ -101,12 +102,7 @@ class Platform:
                     Path(self.config.embedded_data_dir),
                     start_timeout=self.config.embedded_start_timeout,
                 )
-                url = await self._embedded.start()
-                endpoints = Endpoints(
-                    sharinghub_url=url,
-                    mlflow_url=_strip(self.config.mlflow_url),
-                    gitlab_url=None,
-                )
+                endpoints = await self._discover(await self._embedded.start())
             else:
                 endpoints = await self._discover(_strip(self.config.sharinghub_url))
         except MLOpsError as error:
@@ -126,18 +122,30 @@ class Platform:
         os.environ[PLATFORM_FILE_ENV] = str(self._platform_file)
 
     async def _discover(self, sharinghub_url: str | None) -> Endpoints:
+        """Complete the configured URLs with the catalog's ``/api/config/`` (no token needed)."""
         mlflow_url = _strip(self.config.mlflow_url)
         gitlab_url = _strip(self.config.gitlab_url)
-        if sharinghub_url and (mlflow_url is None or gitlab_url is None):
-            # /api/config/ needs no token upstream; a failure only means less is known.
+        if sharinghub_url:
+            # A failure only means less is known: the catalog itself is checked on first use.
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 async with httpx.AsyncClient(timeout=self.config.request_timeout) as client:
                     response = await client.get(f"{sharinghub_url}/api/config/")
                     response.raise_for_status()
                     remote: dict[str, Any] = response.json()
+                self.catalog_config = remote
                 mlflow_url = mlflow_url or _strip((remote.get("mlflow") or {}).get("url"))
                 gitlab_url = gitlab_url or _strip((remote.get("gitlab") or {}).get("url"))
         return Endpoints(sharinghub_url, mlflow_url, gitlab_url)
+
+    @property
+    def multi_collection(self) -> bool:
+        """Whether the catalog searches several collections at once (ours; not upstream 0.4)."""
+        return bool((self.catalog_config.get("mlops_server") or {}).get("multi_collection"))
+
+    @property
+    def categories(self) -> list[str]:
+        """Collection ids the catalog announced in ``/api/config/``."""
+        return list(self.catalog_config.get("categories") or {})
 
     async def endpoints(self, wait_seconds: float | None = None) -> Endpoints:
         """Wait until the platform is ready and return its URLs."""

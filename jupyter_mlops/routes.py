@@ -264,7 +264,13 @@ class CatalogSearchHandler(MLOpsHandler):
         ]
         try:
             catalog = await self.catalog()
-            result = await catalog.search(params)
+            wanted = [
+                c for key, value in params if key == "collections" for c in value.split(",") if c
+            ]
+            if not self.platform.multi_collection and len(wanted) != 1:
+                result = await catalog.search_each(params, wanted or self.platform.categories)
+            else:
+                result = await catalog.search(params)
         except MLOpsError as error:
             self.fail(error)
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -95,7 +95,7 @@ async def test_paging_links_point_back_at_the_proxy(jp_fetch: Fetch, jp_base_url
 
     # When
     _, _, query = next_link["href"].partition("?")
-    params = dict(pair.split("=", 1) for pair in query.split("&"))
+    params = dict(parse_qsl(query))
     second = await jp_fetch("jupyter-mlops", "catalog", "search", params=params)
 
     # Then
