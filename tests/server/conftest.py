@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -248,3 +251,50 @@ def gitlab_url(gitlab: GitLabDouble, serve: Callable[..., str]) -> str:
     )
     gitlab.state.add_hook(f"{url}/api/webhooks/gitlab", token=WEBHOOK_SECRET)
     return url
+
+
+# -- PostgreSQL: a throwaway cluster for the index ------------------------------------------
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
+    if not found[-1]:
+        pytest.fail(f"PostgreSQL server binaries are missing ({name}); install 'postgresql'")
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of a fresh PostgreSQL cluster (initdb + pg_ctl, free port, temp dir).
+
+    As root the cluster runs as ``nobody`` (PostgreSQL refuses root). Missing binaries fail
+    the tests: the PostgreSQL code path must never go untested silently.
+    """
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    root = Path(tempfile.mkdtemp(prefix="mlops-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "nobody")
+        as_user = ["runuser", "-u", "nobody", "--"]
+    data, port = root / "data", _free_port()
+
+    def run(*command: str) -> None:
+        result = subprocess.run(
+            [*as_user, *command], capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            pytest.fail(f"{command[0]} failed:\n{result.stdout}\n{result.stderr}")
+
+    run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,7 +1,13 @@
-"""Item search: collections, bbox, text, topics, ids, datetime, sorting and paging."""
+"""Item search: collections, bbox, text, topics, ids, datetime, sorting and paging.
+
+Every test runs twice: on a server indexing into SQLite and on one indexing into PostgreSQL,
+the same index code path over both engines.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +22,20 @@ PRIVATE = "team/secret-model"
 UNCATEGORISED = "team/notes"
 WRONG_TYPES = "team/wrong-types"
 VISIBLE = {EUROSAT_MODEL, EUROSAT_DATA, BOLIVIA, FLOOD_MODEL, MALFORMED, WRONG_TYPES}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def http(
+    request: pytest.FixtureRequest, store: Path, serve: Callable[..., str]
+) -> Iterator[httpx.Client]:
+    """A client of a server whose index lives in SQLite, then in PostgreSQL."""
+    if request.param == "sqlite":
+        url = request.getfixturevalue("base_url")
+    else:
+        database = request.getfixturevalue("postgres_url")
+        url = serve("--projects", str(store), "--db", database)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        yield client
 
 
 def ids(body: dict[str, Any]) -> set[str]:
