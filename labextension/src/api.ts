@@ -1,7 +1,22 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { MLOpsResponseError, requestAPI } from './request';
-import { IPlatformInfo, ISearchParams, ISearchResult } from './tokens';
+import { nextQuery, searchQuery } from './catalog/state';
+import {
+  IAccessCheck,
+  IDownloadJob,
+  IPlatformInfo,
+  ISearchParams,
+  ISearchResult,
+  IStacItem
+} from './tokens';
+
+export { searchQuery };
+
+/** Encode each segment of a project path, keeping the slashes. */
+function pathSegments(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
 
 /** Message shown when the server extension does not answer at all. */
 export const MISSING_SERVER_EXTENSION =
@@ -44,29 +59,6 @@ export async function getInfo(
 }
 
 /**
- * Build the query string of a catalog search.
- *
- * @param params - search parameters
- * @returns the encoded query, without `?`
- */
-export function searchQuery(params: ISearchParams): string {
-  const query = new URLSearchParams();
-  if (params.collections && params.collections.length > 0) {
-    query.set('collections', params.collections.join(','));
-  }
-  if (params.bbox) {
-    query.set('bbox', params.bbox.map(v => v.toFixed(6)).join(','));
-  }
-  if (params.q && params.q.trim()) {
-    query.set('q', params.q.trim());
-  }
-  if (params.limit) {
-    query.set('limit', String(params.limit));
-  }
-  return query.toString();
-}
-
-/**
  * Search the catalog through the server extension.
  *
  * @param settings - server connection settings
@@ -95,12 +87,101 @@ export async function nextPage(
   settings: ServerConnection.ISettings,
   result: ISearchResult
 ): Promise<ISearchResult | null> {
-  const next = result.links.find(link => link.rel === 'next');
-  if (!next) {
+  const query = nextQuery(result);
+  if (query === null) {
     return null;
   }
-  const query = next.href.includes('?')
-    ? next.href.slice(next.href.indexOf('?'))
-    : '';
   return requestAPI<ISearchResult>(`catalog/search${query}`, settings);
+}
+
+/**
+ * Fetch the full STAC item (search results may be previews).
+ *
+ * @param settings - server connection settings
+ * @param collection - collection id
+ * @param id - item id (project path)
+ * @returns the item
+ */
+export async function getItem(
+  settings: ServerConnection.ISettings,
+  collection: string,
+  id: string
+): Promise<IStacItem> {
+  return requestAPI<IStacItem>(
+    `catalog/collections/${encodeURIComponent(collection)}/items/${pathSegments(id)}`,
+    settings
+  );
+}
+
+/**
+ * The user's access to a project (the permission badge).
+ *
+ * @param settings - server connection settings
+ * @param project - project path
+ * @returns the check result
+ */
+export async function checkAccess(
+  settings: ServerConnection.ISettings,
+  project: string
+): Promise<IAccessCheck> {
+  return requestAPI<IAccessCheck>(
+    `catalog/check/${pathSegments(project)}`,
+    settings
+  );
+}
+
+/**
+ * Start downloading a platform file into the workspace.
+ *
+ * @param settings - server connection settings
+ * @param href - asset href from an item
+ * @param path - workspace-relative target file
+ * @param overwrite - replace an existing file (else 409)
+ * @returns the running job
+ */
+export async function startDownload(
+  settings: ServerConnection.ISettings,
+  href: string,
+  path: string,
+  overwrite = false
+): Promise<IDownloadJob> {
+  return requestAPI<IDownloadJob>('downloads', settings, {
+    method: 'POST',
+    body: JSON.stringify({ href, path, overwrite })
+  });
+}
+
+/**
+ * Progress of a download.
+ *
+ * @param settings - server connection settings
+ * @param id - job id
+ * @returns the job
+ */
+export async function getDownload(
+  settings: ServerConnection.ISettings,
+  id: string
+): Promise<IDownloadJob> {
+  return requestAPI<IDownloadJob>(
+    `downloads/${encodeURIComponent(id)}`,
+    settings
+  );
+}
+
+/**
+ * Cancel a download.
+ *
+ * @param settings - server connection settings
+ * @param id - job id
+ * @returns the job, cancelled
+ */
+export async function cancelDownload(
+  settings: ServerConnection.ISettings,
+  id: string
+): Promise<IDownloadJob> {
+  return requestAPI<IDownloadJob>(
+    `downloads/${encodeURIComponent(id)}`,
+    settings,
+    { method: 'DELETE' }
+  );
 }

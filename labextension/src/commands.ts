@@ -4,4 +4,8 @@
 export namespace CommandIDs {
   /** Open (reveal) the catalog panel in the left sidebar. */
   export const openCatalog = 'jupyter-mlops:open-catalog';
+  /** Open one catalog item in the main area; args {@link IOpenItemArgs}. */
+  export const openItem = 'jupyter-mlops:open-item';
+  /** Insert a cell opening an item into the active notebook; args {@link IOpenItemArgs}. */
+  export const insertItemCode = 'jupyter-mlops:insert-item-code';
 }

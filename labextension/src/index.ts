@@ -3,13 +3,17 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { ItemView } from './catalog/item';
 import { CatalogPanel, ICatalogOptions } from './catalog/panel';
+import { itemSnippet } from './catalog/snippets';
 import { CommandIDs } from './commands';
-import { PLUGIN_ID } from './tokens';
+import { IOpenItemArgs, IStacItem, PLUGIN_ID } from './tokens';
 
 // Injected by the build from package.json.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,12 +55,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'MLOps for Earth observation: map search of SharingHub catalogs, MLflow and publishing.',
   autoStart: true,
-  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  optional: [
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    IRenderMimeRegistry,
+    INotebookTracker
+  ],
   activate: async (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    rendermime: IRenderMimeRegistry | null,
+    notebooks: INotebookTracker | null
   ) => {
     let settings: ISettingRegistry.ISettings | null = null;
     if (settingRegistry) {
@@ -69,8 +81,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new CatalogPanel(
       app.serviceManager.serverSettings,
       VERSION,
-      readOptions(settings)
+      readOptions(settings),
+      (collection, id) =>
+        void app.commands.execute(CommandIDs.openItem, { collection, id })
     );
+    const views = new Map<string, ItemView>();
+
+    /** Put a ready cell for the item into the notebook the user worked in last. */
+    const insertCode = (item: IStacItem): boolean => {
+      const current = notebooks?.currentWidget;
+      const url = panel.info?.sharinghub_url;
+      if (!current) {
+        Notification.warning('Open a notebook first, then insert the code.');
+        return false;
+      }
+      if (!url) {
+        Notification.warning('The platform is not connected yet.');
+        return false;
+      }
+      const notebook = current.content;
+      const active = notebook.activeCell;
+      const empty =
+        active?.model.type === 'code' &&
+        active.model.sharedModel.getSource().trim() === '';
+      if (!empty) {
+        NotebookActions.insertBelow(notebook);
+      }
+      notebook.activeCell?.model.sharedModel.setSource(itemSnippet(item, url));
+      app.shell.activateById(current.id);
+      return true;
+    };
     panel.id = 'jupyter-mlops-catalog';
     panel.title.icon = catalogIcon;
     panel.title.caption = 'MLOps catalog';
@@ -87,6 +127,54 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.openCatalog, category: 'MLOps' });
+
+    app.commands.addCommand(CommandIDs.openItem, {
+      label: 'Open Catalog Item',
+      caption: 'Show a catalog item: description, model, assets',
+      execute: args => {
+        const { collection, id } = args as unknown as IOpenItemArgs;
+        const key = `${collection}/${id}`;
+        let view = views.get(key);
+        if (!view || view.isDisposed) {
+          view = new ItemView({
+            serverSettings: app.serviceManager.serverSettings,
+            collection,
+            id,
+            rendermime,
+            info: () => panel.info,
+            openItem: (c, i) =>
+              void app.commands.execute(CommandIDs.openItem, {
+                collection: c,
+                id: i
+              }),
+            insertCode,
+            downloaded: () => {
+              if (app.commands.hasCommand('filebrowser:refresh')) {
+                void app.commands.execute('filebrowser:refresh');
+              }
+            }
+          });
+          views.set(key, view);
+          app.shell.add(view, 'main');
+          void view.load();
+        }
+        app.shell.activateById(view.id);
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.insertItemCode, {
+      label: 'Insert Code for Catalog Item',
+      caption: 'Insert a cell opening the item into the active notebook',
+      isEnabled: () => !!notebooks?.currentWidget,
+      execute: async args => {
+        const { collection, id } = args as unknown as IOpenItemArgs;
+        const view = views.get(`${collection}/${id}`);
+        if (view?.item) {
+          return insertCode(view.item);
+        }
+        return false;
+      }
+    });
   }
 };
 

@@ -56,6 +56,24 @@ export interface IStacItem {
   properties: { title?: string; description?: string; [key: string]: unknown };
   /** Links. */
   links: IStacLink[];
+  /** Assets by key (full items; search previews may omit them). */
+  assets?: { [key: string]: IStacAsset };
+}
+
+/** One STAC asset. */
+export interface IStacAsset {
+  /** Download URL (on the platform; the server extension adds the token). */
+  href: string;
+  /** Human title. */
+  title?: string;
+  /** Media type. */
+  type?: string;
+  /** Roles, e.g. `data`, `mlm:model`. */
+  roles?: string[];
+  /** Size in bytes (file extension). */
+  'file:size'?: number;
+  /** Other asset fields (mlm:artifact_type, ...). */
+  [key: string]: unknown;
 }
 
 /** A page of search results. */
@@ -80,4 +98,110 @@ export interface ISearchParams {
   q?: string;
   /** Page size. */
   limit?: number;
+  /** STAC datetime: an instant or an interval `start/end`, `..` for an open end. */
+  datetime?: string;
+  /** Sort fields, e.g. `-properties.datetime` (a leading `-` sorts descending). */
+  sortby?: string;
+}
+
+/** What the user has entered in the search form; pure data, turned into ISearchParams. */
+export interface ISearchForm {
+  /** Free text. */
+  text: string;
+  /** Ticked collections; empty means all. */
+  collections: string[];
+  /** Drawn bounding box `[minx, miny, maxx, maxy]`, or null. */
+  bbox: number[] | null;
+  /** Start date `YYYY-MM-DD`, or empty. */
+  start: string;
+  /** End date `YYYY-MM-DD`, or empty. */
+  end: string;
+  /** Sort key (see SORT_OPTIONS), or empty for relevance / server order. */
+  sort: string;
+}
+
+/** Answer of `GET /jupyter-mlops/catalog/check/<project>`: the user's access to a project. */
+export interface IAccessCheck {
+  /** GitLab project id. */
+  id: number;
+  /** Project name. */
+  name: string;
+  /** Project path. */
+  path: string;
+  /** GitLab-style access level: 1 none/guest ... 4 maintainer. */
+  access_level: number;
+  /** Categories (collections) of the project. */
+  categories: string[];
+}
+
+/** A download of a platform file into the workspace (`/jupyter-mlops/downloads`). */
+export interface IDownloadJob {
+  /** Job id. */
+  id: string;
+  /** Source href. */
+  href?: string;
+  /** Workspace-relative target path. */
+  path: string;
+  /** Job state. */
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  /** Bytes written so far. */
+  bytes: number;
+  /** Total bytes, when known. */
+  total: number | null;
+  /** Why it failed, when it did. */
+  message?: string;
+}
+
+/** One row of a readable property table. */
+export interface IPropertyRow {
+  /** Human label. */
+  label: string;
+  /** Value as display text. */
+  value: string;
+}
+
+/** An item another item links to (e.g. `derived_from`). */
+export interface IRelatedItem {
+  /** Relation type. */
+  rel: string;
+  /** Collection id. */
+  collection: string;
+  /** Item id (project path). */
+  id: string;
+  /** Display title. */
+  title: string;
+}
+
+/** One asset as the item view lists it. */
+export interface IAssetEntry {
+  /** Asset key (often the file path in the project). */
+  key: string;
+  /** Title, or the key. */
+  title: string;
+  /** Media type. */
+  type: string;
+  /** Human size, or empty. */
+  size: string;
+  /** Source href. */
+  href: string;
+  /** Whether it is an ONNX model (gets an onnxruntime snippet). */
+  onnx: boolean;
+}
+
+/** Paging state of a result list. */
+export interface IPagingState {
+  /** Ids of the items shown, in order, without duplicates. */
+  ids: string[];
+  /** Total matched, when the server knows it. */
+  matched: number | null;
+  /** Whether another page exists. */
+  hasMore: boolean;
+}
+
+/** Arguments of the item commands (`jupyter-mlops:open-item`, `jupyter-mlops:insert-item-code`). */
+export interface IOpenItemArgs {
+  /** Collection id. */
+  collection: string;
+  /** Item id (project path). */
+  id: string;
 }

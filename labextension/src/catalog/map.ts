@@ -13,6 +13,27 @@ const FOOTPRINT: L.PathOptions = {
   className: 'jp-mlops-footprint'
 };
 const HIGHLIGHT: L.PathOptions = { weight: 4, fillOpacity: 0.35 };
+/** Style of the search box the user draws. */
+const BOX: L.PathOptions = {
+  color: 'var(--jp-brand-color1)',
+  weight: 2,
+  dashArray: '6 4',
+  fillOpacity: 0.05,
+  interactive: false,
+  className: 'jp-mlops-bbox'
+};
+/** Above this many footprints, draw them on one canvas instead of one SVG path each. */
+export const CANVAS_THRESHOLD = 500;
+
+/** What the map tells its owner. */
+export interface ICatalogMapCallbacks {
+  /** A footprint was clicked. */
+  select: (id: string) => void;
+  /** The pointer entered (id) or left (null) a footprint. */
+  hover?: (id: string | null) => void;
+  /** The search box was drawn, edited or cleared (null). */
+  bbox?: (bbox: number[] | null) => void;
+}
 
 /**
  * A Leaflet map of result footprints over an offline world outline.
@@ -23,11 +44,11 @@ const HIGHLIGHT: L.PathOptions = { weight: 4, fillOpacity: 0.35 };
 export class CatalogMap {
   /**
    * @param host - element the map fills
-   * @param onSelect - called with an item id when its footprint is clicked
+   * @param callbacks - selection, hover and search-box notifications
    */
   constructor(
     host: HTMLElement,
-    private readonly onSelect: (id: string) => void
+    private readonly callbacks: ICatalogMapCallbacks
   ) {
     this.map = L.map(host, {
       center: [20, 0],
@@ -51,6 +72,163 @@ export class CatalogMap {
       }
     }).addTo(this.map);
     this.footprints.addTo(this.map);
+    this.addBoxControl();
+    this.map.on('mousedown', this.onDrawStart, this);
+    this.map.on('mousemove', this.onDrawMove, this);
+    this.map.on('mouseup', this.onDrawEnd, this);
+  }
+
+  /** The current search box, or null. */
+  get bbox(): number[] | null {
+    if (!this.box) {
+      return null;
+    }
+    const b = this.box.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+  }
+
+  /**
+   * Enter drawing mode: the next drag on the map draws the search box.
+   */
+  startDrawing(): void {
+    this.drawing = true;
+    this.drawStart = null;
+    this.map.dragging.disable();
+    this.map.boxZoom.disable();
+    this.map.getContainer().classList.add('jp-mod-drawing');
+  }
+
+  /**
+   * Show a search box with corner handles the user can drag to edit it.
+   *
+   * @param bbox - `[minx, miny, maxx, maxy]`, or null to remove it
+   * @param notify - tell the owner (as if the user had drawn it)
+   */
+  setBbox(bbox: number[] | null, notify = false): void {
+    this.box?.remove();
+    this.handles.forEach(handle => handle.remove());
+    this.box = null;
+    this.handles = [];
+    if (bbox) {
+      const [w, s, e, n] = bbox;
+      this.box = L.rectangle(
+        [
+          [s, w],
+          [n, e]
+        ],
+        BOX
+      ).addTo(this.map);
+      this.handles = [
+        [s, w],
+        [n, e]
+      ].map(corner => this.makeHandle(corner as L.LatLngTuple));
+    }
+    if (notify) {
+      this.callbacks.bbox?.(this.bbox);
+    }
+  }
+
+  /** Make the current view the search box. */
+  useView(): void {
+    this.setBbox(this.viewBbox(), true);
+  }
+
+  private makeHandle(corner: L.LatLngTuple): L.Marker {
+    const handle = L.marker(corner, {
+      draggable: true,
+      keyboard: true,
+      title: 'Drag to resize the search box',
+      icon: L.divIcon({ className: 'jp-mlops-bbox-handle', iconSize: [12, 12] })
+    }).addTo(this.map);
+    handle.on('drag', () => this.followHandles());
+    handle.on('dragend', () => {
+      this.followHandles();
+      this.callbacks.bbox?.(this.bbox);
+    });
+    return handle;
+  }
+
+  private followHandles(): void {
+    if (this.box && this.handles.length === 2) {
+      this.box.setBounds(
+        L.latLngBounds(this.handles[0].getLatLng(), this.handles[1].getLatLng())
+      );
+    }
+  }
+
+  private onDrawStart(event: L.LeafletMouseEvent): void {
+    if (!this.drawing) {
+      return;
+    }
+    this.drawStart = event.latlng;
+    this.setBbox(null);
+    this.box = L.rectangle(
+      L.latLngBounds(event.latlng, event.latlng),
+      BOX
+    ).addTo(this.map);
+  }
+
+  private onDrawMove(event: L.LeafletMouseEvent): void {
+    if (this.drawing && this.drawStart && this.box) {
+      this.box.setBounds(L.latLngBounds(this.drawStart, event.latlng));
+    }
+  }
+
+  private onDrawEnd(event: L.LeafletMouseEvent): void {
+    if (!this.drawing || !this.drawStart) {
+      return;
+    }
+    const bounds = L.latLngBounds(this.drawStart, event.latlng);
+    this.drawing = false;
+    this.drawStart = null;
+    this.map.dragging.enable();
+    this.map.boxZoom.enable();
+    this.map.getContainer().classList.remove('jp-mod-drawing');
+    const wrapped = (v: number) => Math.max(-180, Math.min(180, v));
+    this.setBbox(
+      [
+        wrapped(bounds.getWest()),
+        Math.max(-90, bounds.getSouth()),
+        wrapped(bounds.getEast()),
+        Math.min(90, bounds.getNorth())
+      ],
+      true
+    );
+  }
+
+  private addBoxControl(): void {
+    const control = new L.Control({ position: 'topright' });
+    control.onAdd = () => {
+      const bar = L.DomUtil.create('div', 'leaflet-bar jp-mlops-box-control');
+      const button = (
+        cls: string,
+        text: string,
+        label: string,
+        run: () => void
+      ) => {
+        const b = L.DomUtil.create('button', cls, bar) as HTMLButtonElement;
+        b.type = 'button';
+        b.textContent = text;
+        b.title = label;
+        b.setAttribute('aria-label', label);
+        L.DomEvent.on(b, 'click', event => {
+          L.DomEvent.stop(event);
+          run();
+        });
+      };
+      button('jp-mlops-draw-box', '▭', 'Draw a search box', () =>
+        this.startDrawing()
+      );
+      button('jp-mlops-use-view', '⛶', 'Search in the current view', () =>
+        this.useView()
+      );
+      button('jp-mlops-clear-box', '✕', 'Clear the search box', () =>
+        this.setBbox(null, true)
+      );
+      L.DomEvent.disableClickPropagation(bar);
+      return bar;
+    };
+    control.addTo(this.map);
   }
 
   /**
@@ -95,12 +273,19 @@ export class CatalogMap {
       this.footprints.clearLayers();
       this.layers.clear();
     }
+    const total = this.layers.size + items.length;
+    const renderer = total > CANVAS_THRESHOLD ? this.canvas : undefined;
     for (const item of items) {
       if (!item.geometry) {
         continue;
       }
-      const layer = L.geoJSON(item.geometry, { style: FOOTPRINT });
-      layer.on('click', () => this.onSelect(item.id));
+      const layer = L.geoJSON(item.geometry, {
+        style: FOOTPRINT,
+        renderer
+      } as L.GeoJSONOptions);
+      layer.on('click', () => this.callbacks.select(item.id));
+      layer.on('mouseover', () => this.callbacks.hover?.(item.id));
+      layer.on('mouseout', () => this.callbacks.hover?.(null));
       layer.bindTooltip(item.properties.title ?? item.id, { sticky: true });
       this.footprints.addLayer(layer);
       // Path elements exist once the layer is on the map.
@@ -149,4 +334,9 @@ export class CatalogMap {
   private readonly footprints = L.featureGroup();
   private readonly layers = new Map<string, L.GeoJSON>();
   private tiles: L.TileLayer | null = null;
+  private readonly canvas = L.canvas({ padding: 0.2 });
+  private box: L.Rectangle | null = null;
+  private handles: L.Marker[] = [];
+  private drawing = false;
+  private drawStart: L.LatLng | null = null;
 }

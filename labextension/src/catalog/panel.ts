@@ -7,8 +7,21 @@ import {
   nextPage,
   searchCatalog
 } from '../api';
-import { IPlatformInfo, ISearchResult, IStacItem } from '../tokens';
+import {
+  IPagingState,
+  IPlatformInfo,
+  ISearchForm,
+  ISearchResult,
+  IStacItem
+} from '../tokens';
 import { CatalogMap } from './map';
+import {
+  SORT_OPTIONS,
+  applyPage,
+  buildSearchParams,
+  formError,
+  summaryText
+} from './state';
 
 /** User preferences of the panel (from the settings registry). */
 export interface ICatalogOptions {
@@ -19,6 +32,9 @@ export interface ICatalogOptions {
   /** Optional tile URL template for the map. */
   tileUrl: string;
 }
+
+/** Delay between the user's last change and the automatic search, in ms. */
+export const SEARCH_DEBOUNCE_MS = 400;
 
 /** Collections offered as toggles: id and label. */
 const COLLECTIONS: [string, string][] = [
@@ -34,11 +50,14 @@ export class CatalogPanel extends Widget {
    * @param serverSettings - server connection settings
    * @param version - frontend version, for the handshake
    * @param options - user preferences
+   * @param openItem - open an item view (a result opened twice, or its "Open" button)
    */
   constructor(
     private readonly serverSettings: ServerConnection.ISettings,
     private readonly version: string,
-    private options: ICatalogOptions
+    private options: ICatalogOptions,
+    private readonly openItem: (collection: string, id: string) => void = () =>
+      undefined
   ) {
     super();
     this.addClass('jp-mlops-CatalogPanel');
@@ -53,9 +72,16 @@ export class CatalogPanel extends Widget {
         <fieldset class="jp-mlops-collections">
           <legend>Collections</legend>
         </fieldset>
-        <label class="jp-mlops-inview">
-          <input type="checkbox" class="jp-mlops-inview-toggle" /> Only in map view
+        <div class="jp-mlops-dates">
+          <label>From <input type="date" class="jp-mlops-start jp-mod-styled"
+            aria-label="Start date" /></label>
+          <label>to <input type="date" class="jp-mlops-end jp-mod-styled"
+            aria-label="End date" /></label>
+        </div>
+        <label class="jp-mlops-sort-label">Sort
+          <select class="jp-mlops-sort jp-mod-styled" aria-label="Sort results"></select>
         </label>
+        <div class="jp-mlops-bbox-status" aria-live="polite"></div>
         <button type="submit" class="jp-mlops-search-button jp-mod-styled jp-mod-accept">
           Search
         </button>
@@ -76,16 +102,29 @@ export class CatalogPanel extends Widget {
       wrapper.append(box, ` ${label}`);
       fieldset.append(wrapper);
     }
-    this.query('form').addEventListener('submit', event => {
+    const sort = this.query<HTMLSelectElement>('.jp-mlops-sort');
+    for (const [value, label] of SORT_OPTIONS) {
+      sort.append(new Option(label, value));
+    }
+    const form = this.query('form');
+    form.addEventListener('submit', event => {
       event.preventDefault();
       void this.search();
     });
+    // Results follow the form as the user works: typing, ticking, picking dates or a sort.
+    form.addEventListener('input', () => this.scheduleSearch());
+    form.addEventListener('change', () => this.scheduleSearch());
     this.query('.jp-mlops-more').addEventListener('click', () => {
       void this.loadMore();
     });
-    this.map = new CatalogMap(this.query('.jp-mlops-map'), id =>
-      this.select(id, false)
-    );
+    this.map = new CatalogMap(this.query('.jp-mlops-map'), {
+      select: id => this.select(id, false),
+      hover: id => this.hoverEntry(id),
+      bbox: bbox => {
+        this.showBbox(bbox);
+        this.scheduleSearch(0);
+      }
+    });
     this.map.setTileUrl(options.tileUrl);
   }
 
@@ -93,6 +132,44 @@ export class CatalogPanel extends Widget {
   configure(options: ICatalogOptions): void {
     this.options = options;
     this.map.setTileUrl(options.tileUrl);
+  }
+
+  /** The platform, once the handshake has answered. */
+  get info(): IPlatformInfo | null {
+    return this._info;
+  }
+
+  /** Current form values, as pure data. */
+  formValues(): ISearchForm {
+    const value = (selector: string) =>
+      this.query<HTMLInputElement>(selector).value;
+    return {
+      text: value('.jp-mlops-text'),
+      collections: Array.from(
+        this.node.querySelectorAll<HTMLInputElement>(
+          '.jp-mlops-collections input:checked'
+        )
+      ).map(box => box.value),
+      bbox: this.map.bbox,
+      start: value('.jp-mlops-start'),
+      end: value('.jp-mlops-end'),
+      sort: value('.jp-mlops-sort')
+    };
+  }
+
+  /**
+   * Search after a pause in the user's changes.
+   *
+   * @param delay - ms to wait; 0 searches on the next tick
+   */
+  scheduleSearch(delay = SEARCH_DEBOUNCE_MS): void {
+    if (this.debounce !== null) {
+      clearTimeout(this.debounce);
+    }
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      void this.search();
+    }, delay);
   }
 
   /** Ask the server extension for the platform; retry while it starts. */
@@ -110,6 +187,7 @@ export class CatalogPanel extends Widget {
         status.textContent = 'Platform unavailable';
         return info;
       }
+      this._info = info;
       status.textContent = info.embedded
         ? 'Local demo platform'
         : `Platform: ${info.sharinghub_url}`;
@@ -128,34 +206,40 @@ export class CatalogPanel extends Widget {
     }
   }
 
-  /** Run a search with the current form values. */
+  /** Run a search with the current form values; a newer search supersedes older ones. */
   async search(): Promise<void> {
-    const collections = Array.from(
-      this.node.querySelectorAll<HTMLInputElement>(
-        '.jp-mlops-collections input:checked'
-      )
-    ).map(box => box.value);
-    const inView = this.query<HTMLInputElement>(
-      '.jp-mlops-inview-toggle'
-    ).checked;
-    this.showMessage('');
+    if (this.debounce !== null) {
+      clearTimeout(this.debounce);
+      this.debounce = null;
+    }
+    const form = this.formValues();
+    const problem = formError(form);
+    this.showMessage(problem ?? '');
+    if (problem) {
+      return;
+    }
+    const generation = ++this.generation;
     this.setBusy(true);
     try {
-      const result = await searchCatalog(this.serverSettings, {
-        collections,
-        q: this.query<HTMLInputElement>('.jp-mlops-text').value,
-        bbox: inView ? this.map.viewBbox() : undefined,
-        limit: this.options.pageSize
-      });
-      this.items = [];
+      const result = await searchCatalog(
+        this.serverSettings,
+        buildSearchParams(form, this.options.pageSize)
+      );
+      if (generation !== this.generation) {
+        return;
+      }
       this.render(result, false);
-      if (!inView) {
+      if (!form.bbox) {
         this.map.fitToResults();
       }
     } catch (error) {
-      this.showMessage((error as Error).message);
+      if (generation === this.generation) {
+        this.showMessage((error as Error).message);
+      }
     } finally {
-      this.setBusy(false);
+      if (generation === this.generation) {
+        this.setBusy(false);
+      }
     }
   }
 
@@ -164,10 +248,11 @@ export class CatalogPanel extends Widget {
     if (!this.last) {
       return;
     }
+    const generation = this.generation;
     this.setBusy(true);
     try {
       const result = await nextPage(this.serverSettings, this.last);
-      if (result) {
+      if (result && generation === this.generation) {
         this.render(result, true);
       }
     } catch (error) {
@@ -189,32 +274,44 @@ export class CatalogPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
+    if (this.debounce !== null) {
+      clearTimeout(this.debounce);
+    }
     this.map.dispose();
     super.dispose();
   }
 
   private render(result: ISearchResult, append: boolean): void {
     this.last = result;
-    this.items = append ? [...this.items, ...result.features] : result.features;
-    this.map.showItems(result.features, append);
+    this.paging = applyPage(append ? this.paging : null, result);
+    const known = new Set(append ? this.items.map(item => item.id) : []);
+    const fresh = result.features.filter(item => !known.has(item.id));
+    this.items = append ? [...this.items, ...fresh] : fresh;
+    this.map.showItems(fresh, append);
     const list = this.query('.jp-mlops-results');
     if (!append) {
       list.replaceChildren();
     }
-    for (const item of result.features) {
+    for (const item of fresh) {
       list.append(this.renderItem(item));
     }
-    const matched = result.numberMatched;
-    const shown = this.items.length;
-    this.query('.jp-mlops-summary').textContent =
-      shown === 0
-        ? 'No results'
-        : matched !== undefined && matched !== null
-          ? `${matched} matched, showing ${shown}`
-          : `Showing ${shown}`;
-    this.query('.jp-mlops-more').hidden = !result.links.some(
-      link => link.rel === 'next'
-    );
+    this.query('.jp-mlops-summary').textContent = summaryText(this.paging);
+    this.query('.jp-mlops-more').hidden = !this.paging.hasMore;
+  }
+
+  private showBbox(bbox: number[] | null): void {
+    this.query('.jp-mlops-bbox-status').textContent = bbox
+      ? `In box ${bbox.map(v => v.toFixed(2)).join(', ')}`
+      : '';
+  }
+
+  private hoverEntry(id: string | null): void {
+    this.node.querySelectorAll('.jp-mlops-result').forEach(entry => {
+      entry.classList.toggle(
+        'jp-mod-hover',
+        (entry as HTMLElement).dataset.itemId === id
+      );
+    });
   }
 
   private renderItem(item: IStacItem): HTMLLIElement {
@@ -228,12 +325,38 @@ export class CatalogPanel extends Widget {
     const meta = document.createElement('span');
     meta.className = 'jp-mlops-result-meta';
     meta.textContent = `${item.collection ?? ''} · ${item.id}`;
-    entry.append(title, meta);
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'jp-mlops-open jp-mod-styled';
+    open.textContent = 'Open';
+    open.title = `Open ${title.textContent}`;
+    open.tabIndex = -1;
+    open.addEventListener('click', event => {
+      event.stopPropagation();
+      this.open(item);
+    });
+    entry.append(title, meta, open);
+    entry.setAttribute('role', 'button');
+    entry.setAttribute(
+      'aria-label',
+      `${title.textContent}: Enter opens, Space selects`
+    );
     entry.addEventListener('click', () => this.select(item.id, true));
+    entry.addEventListener('dblclick', () => this.open(item));
     entry.addEventListener('keydown', event => {
-      if (event.key === 'Enter' || event.key === ' ') {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        this.open(item);
+      } else if (event.key === ' ') {
         event.preventDefault();
         this.select(item.id, true);
+      } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        const sibling =
+          event.key === 'ArrowDown'
+            ? entry.nextElementSibling
+            : entry.previousElementSibling;
+        (sibling as HTMLElement | null)?.focus();
       }
     });
     entry.addEventListener('mouseenter', () => this.map.highlight(item.id));
@@ -241,6 +364,11 @@ export class CatalogPanel extends Widget {
       this.map.highlight(this.selected)
     );
     return entry;
+  }
+
+  private open(item: IStacItem): void {
+    this.select(item.id, false);
+    this.openItem(item.collection ?? 'ai-model', item.id);
   }
 
   private select(id: string, zoom: boolean): void {
@@ -273,4 +401,8 @@ export class CatalogPanel extends Widget {
   private items: IStacItem[] = [];
   private last: ISearchResult | null = null;
   private selected: string | null = null;
+  private paging: IPagingState | null = null;
+  private generation = 0;
+  private debounce: ReturnType<typeof setTimeout> | null = null;
+  private _info: IPlatformInfo | null = null;
 }
