@@ -66,6 +66,7 @@ def base_env() -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
 
 
@@ -127,7 +128,7 @@ def start_mlflow(
                  **(extra_env or {})},
         )  # fmt: skip
     server = MlflowServer(f"http://127.0.0.1:{port}", log)
-    wait_ready(process, f"{server.url}/health", log, seconds=90)
+    wait_ready(process, f"{server.url}/health", log, seconds=240)
     return process, server
 
 
@@ -144,3 +145,77 @@ def mlflow_server(
         yield server
     finally:
         stop(process)
+
+
+@dataclass
+class Seed:
+    """Objects made by a maintainer in one project, for other roles to act on."""
+
+    project_id: int
+    path: str
+    experiment_id: str
+    run_id: str
+    model: str
+    victims: dict[str, str]  # role -> a run that role tries to delete
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_client_env() -> Iterator[None]:
+    saved = {
+        k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_TRACKING_TOKEN")
+    }
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+class as_token:
+    """Set ``MLFLOW_TRACKING_TOKEN`` (``None``: anonymous) for the MLflow calls inside."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    def __enter__(self) -> None:
+        self.saved = os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        if self.token is not None:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = self.token
+
+    def __exit__(self, *exc: object) -> None:
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        if self.saved is not None:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = self.saved
+
+
+@pytest.fixture(scope="session")
+def seeds(mlflow_server: MlflowServer) -> dict[str, Seed]:
+    """In each project: an experiment, a run with a param, a metric and ``file.txt``, a
+    registered model with version 1, and one run per role to try deleting."""
+    from mlflow import MlflowClient
+
+    made: dict[str, Seed] = {}
+    with as_token(token_of("maintainer")):
+        for visibility, project in PROJECTS.items():
+            client = MlflowClient(tracking_uri=mlflow_server.tracking_uri(project["path"]))
+            pid = project["id"]
+            experiment_id = client.create_experiment(f"seed ({pid})")
+            run = client.create_run(experiment_id)
+            client.log_param(run.info.run_id, "alpha", "0.5")
+            client.log_metric(run.info.run_id, "rmse", 0.7)
+            client.log_text(run.info.run_id, "hello", "file.txt")
+            client.set_terminated(run.info.run_id)
+            model = f"seed model ({pid})"
+            client.create_registered_model(model)
+            client.create_model_version(model, f"{run.info.artifact_uri}", run_id=run.info.run_id)
+            victims = {
+                role: client.create_run(experiment_id).info.run_id
+                for role in [*ROLES, "anonymous", "outsider"]
+            }
+            made[visibility] = Seed(
+                pid, str(project["path"]), experiment_id, run.info.run_id, model, victims
+            )
+    return made
