@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -22,9 +23,18 @@ from . import __version__
 from .auth import TokenManager, check_token_shape, gitlab_username
 from .catalog import CatalogAPI, relink_pages
 from .downloads import DownloadManager, allowed
-from .errors import AuthenticationError, BadRequestError, ConflictError, MLOpsError
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    MLOpsError,
+    NotFoundError,
+    PlatformUnavailableError,
+    UpstreamError,
+)
 from .oauth import GitLabOAuth
 from .platform import Endpoints, Platform
+from .tracking import tracking_uri
 
 NAMESPACE = "jupyter-mlops"
 #: Resource name for jupyter_server's authorizer (``@authorized``).
@@ -379,6 +389,135 @@ class DownloadsHandler(MLOpsHandler):
         self.finish(json.dumps(job.describe()))
 
 
+#: MLflow REST endpoints the UI may call through the proxy, by method. Anything else is a 404:
+#: the proxy is not a way to reach arbitrary MLflow (or other) routes.
+MLFLOW_ROUTES: dict[str, frozenset[str]] = {
+    "GET": frozenset(
+        {
+            "experiments/get",
+            "experiments/get-by-name",
+            "experiments/search",
+            "runs/get",
+            "metrics/get-history",
+            "artifacts/list",
+            "registered-models/get",
+            "registered-models/search",
+            "registered-models/alias",
+            "model-versions/get",
+            "model-versions/search",
+            "logged-models/get",
+        }
+    ),
+    "POST": frozenset(
+        {
+            "experiments/search",
+            "experiments/create",
+            "runs/search",
+            "registered-models/create",
+            "registered-models/alias",
+            "model-versions/create",
+            "logged-models/search",
+        }
+    ),
+    "DELETE": frozenset({"registered-models/alias"}),
+}
+MLFLOW_WRITES = frozenset(
+    {
+        "experiments/create",
+        "registered-models/create",
+        "registered-models/alias",
+        "model-versions/create",
+    }
+)
+
+
+class MLflowHandler(MLOpsHandler):
+    """``/jupyter-mlops/mlflow/api/2.0/mlflow/<endpoint>[?project=<path>&...]``.
+
+    Forwards allow-listed MLflow REST calls to the project's tracking URI
+    (``<mlflow>/<project>/tracking/``), or to the read-only global view without ``project``,
+    with the user's token as ``Authorization: Bearer``. The body and the other query
+    parameters pass through; no browser header or cookie does.
+    """
+
+    async def _forward(self, endpoint: str) -> None:
+        method = self.request.method or "GET"
+        if endpoint not in MLFLOW_ROUTES.get(method, frozenset()):
+            self.fail(NotFoundError(f"{method} {endpoint} is not available through this proxy."))
+            return
+        try:
+            endpoints = await self.platform.endpoints()
+            if not endpoints.mlflow_url:
+                raise PlatformUnavailableError("This platform has no MLflow.", reason="no_mlflow")
+            project = self.get_query_argument("project", None)
+            base = (
+                tracking_uri(endpoints.mlflow_url, project)
+                if project
+                else f"{endpoints.mlflow_url}/"
+            )
+            params = [
+                (key, value.decode())
+                for key, values in self.request.query_arguments.items()
+                for value in values
+                if key != "project" and not (key.isdigit() and not value)
+            ]
+            token = await self.tokens.token()
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            response = await self.platform.http.request(
+                method,
+                f"{base}api/2.0/mlflow/{endpoint}",
+                params=tuple(params),
+                content=self.request.body if method != "GET" else None,
+                headers=headers,
+            )
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        except httpx.HTTPError as error:
+            self.fail(UpstreamError(f"Could not reach MLflow: {type(error).__name__}"))
+            return
+        self.set_status(response.status_code if response.status_code < 500 else 502)
+        if response.status_code >= 400:
+            self.finish(json.dumps(_mlflow_error(response)))
+            return
+        self.finish(response.content)
+
+    @tornado.web.authenticated
+    async def get(self, endpoint: str) -> None:
+        await self._forward(endpoint)
+
+    @tornado.web.authenticated
+    async def post(self, endpoint: str) -> None:
+        if endpoint in MLFLOW_WRITES:
+            await self._authorized_forward(endpoint)
+        else:
+            await self._forward(endpoint)
+
+    @tornado.web.authenticated
+    async def delete(self, endpoint: str) -> None:
+        await self._authorized_forward(endpoint)
+
+    @authorized
+    async def _authorized_forward(self, endpoint: str) -> None:
+        await self._forward(endpoint)
+
+
+def _mlflow_error(response: httpx.Response) -> dict[str, str]:
+    """MLflow's ``{error_code, message}`` as our ``{message, reason}``, never the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    reason = body.get("error_code") if isinstance(body, dict) else None
+    return {
+        "message": str(message or f"MLflow answered HTTP {response.status_code}")[:500],
+        "reason": str(reason or "mlflow_error").lower(),
+    }
+
+
 def download_bases(endpoints: Endpoints) -> list[str]:
     """URL prefixes files may be downloaded from: the catalog's file routes and MLflow."""
     bases: list[str] = []
@@ -431,6 +570,7 @@ def setup_route_handlers(web_app: tornado.web.Application) -> None:
         (path("catalog", "collections", "([^/]+)", "items", "(.+)"), CatalogItemHandler),
         (path("catalog", "check", "(.+)"), CatalogCheckHandler),
         (path("catalog", "config"), CatalogConfigHandler),
+        (path("mlflow", "api", "2.0", "mlflow", "([a-z-]+/[a-z-]+)"), MLflowHandler),
         (path("downloads"), DownloadsHandler),
         (path("downloads", "([0-9a-f]{32})"), DownloadHandler),
     ]
