@@ -74,44 +74,52 @@ def test_a_local_store_ignores_gitlab_settings_from_the_environment() -> None:
     assert settings.allow_public is True
 
 
-def test_serve_with_an_upstream_config_file(
+def test_serve_with_an_upstream_config_file_and_periodic_sync(
     gitlab: GitLabDouble, serve: Callable[..., str], tmp_path: Path
 ) -> None:
-    # Given
+    # Given an upstream config file (public mode on) overridden by the environment (off),
+    # and a server re-syncing every second with no webhook registered
     config = tmp_path / "sharinghub.yaml"
     config.write_text(UPSTREAM_CONFIG.format(gitlab=gitlab.url))
-    # When
-    url = serve("--config", str(config), env={"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN})
-    # Then the root, categories, GitLab URL and public mode come from the file
-    assert httpx.get(f"{url}/api/stac").json()["id"] == "gitlab-cs"
-    collections = httpx.get(f"{url}/api/stac/collections").json()["collections"]
-    assert [c["id"] for c in collections] == ["ai-model"]
-    assert httpx.get(f"{url}/api/config/").json()["gitlab"]["url"] == gitlab.url
-    listing = httpx.get(f"{url}/api/stac/collections/ai-model/items").json()
-    assert {f["id"] for f in listing["features"]} == {TABLE_PROJECTS["public"]}
-    item = listing["features"][0]
-    tracking = [link for link in item["links"] if link["rel"] == "mlflow:tracking-uri"]
-    assert tracking[0]["href"] == f"http://mlflow.example/mlflow/{item['id']}/tracking/"
-
-
-def test_periodic_sync_picks_up_changes_without_webhooks(
-    gitlab: GitLabDouble, serve: Callable[..., str]
-) -> None:
-    # Given a server re-syncing every second, and no webhook registered for it
     url = serve(
-        "--gitlab-url",
-        gitlab.url,
+        "--config",
+        str(config),
         "--sync-interval",
         "1",
-        env={"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN, "GITLAB_ALLOW_PUBLIC": "true"},
+        env={"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN, "GITLAB_ALLOW_PUBLIC": "false"},
     )
-    path = "sync/late-dataset"
-    item_url = f"{url}/api/stac/collections/dataset/items/{path}"
-    assert httpx.get(item_url).status_code == 404
-    # When a project appears in GitLab silently
-    gitlab.state.add_project(Project(path, visibility="public", topics=["sharinghub:dataset"]))
-    # Then the next sync indexes it
+    signed = {"X-Gitlab-Token": "outsider-token"}
+
+    # Then the root, categories and GitLab URL come from the file
+    assert httpx.get(f"{url}/api/stac", headers=signed).json()["id"] == "gitlab-cs"
+    collections = httpx.get(f"{url}/api/stac/collections", headers=signed).json()
+    assert [c["id"] for c in collections["collections"]] == ["ai-model"]
+    assert httpx.get(f"{url}/api/config/").json()["gitlab"]["url"] == gitlab.url
+    listing = httpx.get(f"{url}/api/stac/collections/ai-model/items", headers=signed).json()
+    assert {f["id"] for f in listing["features"]} == {
+        TABLE_PROJECTS["public"],
+        TABLE_PROJECTS["internal"],
+    }
+    tracking = [
+        link for link in listing["features"][0]["links"] if link["rel"] == "mlflow:tracking-uri"
+    ]
+    assert tracking[0]["href"].startswith("http://mlflow.example/mlflow/")
+
+    # And without public mode, anonymous catalog calls are 401 (config and conformance open)
+    assert httpx.get(f"{url}/api/stac/search").status_code == 401
+    assert httpx.get(f"{url}/api/stac/collections").status_code == 401
+    assert httpx.get(f"{url}/api/stac/conformance").status_code == 200
+    assert httpx.get(f"{url}/api/config/").status_code == 200
+
+    # When a project appears in GitLab silently (no webhook; private, so only the
+    # administrator sees it and other tests' counts stay as they are)
+    admin = {"X-Gitlab-Token": SERVICE_TOKEN}
+    path = "sync/late-model"
+    item_url = f"{url}/api/stac/collections/ai-model/items/{path}"
+    assert httpx.get(item_url, headers=admin).status_code == 404
+    gitlab.state.add_project(Project(path, visibility="private", topics=["sharinghub:aimodel"]))
+    # Then the next periodic sync indexes it
     deadline = time.monotonic() + 10
-    while httpx.get(item_url).status_code != 200:
+    while httpx.get(item_url, headers=admin).status_code != 200:
         assert time.monotonic() < deadline, "not picked up by the periodic sync"
         time.sleep(0.2)
