@@ -60,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--mlflow-url", default=None, help="MLflow base URL, for tracking URIs and /api/config/"
     )
+    # -- embedded MLflow (mlops_server.tracking) --
+    serve.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also serve MLflow (SQLite + local artifacts) behind the SharingHub layer under "
+        "/mlflow/ on the same port; the local user is maintainer of every local project",
+    )
+    serve.add_argument(
+        "--mlflow-data",
+        type=Path,
+        default=None,
+        help="folder of the embedded MLflow's database and artifacts (default PROJECTS/.mlflow)",
+    )
     serve.add_argument(
         "--exit-with-parent",
         action="store_true",
@@ -104,7 +117,9 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         settings = load_settings(
-            args.config, mlflow_url=args.mlflow_url, gitlab_url=args.gitlab_url
+            args.config,
+            mlflow_url=args.mlflow_url or ("/mlflow" if args.mlflow else None),
+            gitlab_url=args.gitlab_url,
         )
     except (OSError, ValueError) as error:
         print(f"mlops-server: bad configuration: {error}", file=sys.stderr)
@@ -140,6 +155,13 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(
         settings, source, index, webhook_secret=os.environ.get("MLOPS_WEBHOOK_SECRET") or None
     )
+    if args.mlflow:  # embedded MLflow under /mlflow/ (mlops_server.tracking.embedded)
+        if args.projects is None:
+            print("mlops-server: --mlflow needs a local store (--projects)", file=sys.stderr)
+            return EXIT_USAGE
+        from mlops_server.tracking.embedded import mount_on_catalog
+
+        mount_on_catalog(app, index, args.mlflow_data or args.projects / ".mlflow")
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:

@@ -18,6 +18,7 @@ from mlops_server.tracking.config import TrackingConfig
 
 READ_LEVEL = 1
 WRITE_LEVEL = 3
+ADMINISTRATOR_LEVEL = 4
 
 
 @dataclass(frozen=True)

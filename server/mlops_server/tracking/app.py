@@ -84,6 +84,9 @@ class SharingHubLayer:
         Lookups of MLflow objects' projects.
     config
         Layer settings (project tag, session cookie name).
+    ask_login
+        Answer 401 (log in) rather than 403 when an anonymous caller cannot use a project;
+        off for the embedded platform, where the anonymous local user is the owner.
     """
 
     def __init__(
@@ -92,8 +95,10 @@ class SharingHubLayer:
         access: AccessLookup,
         stores: Stores,
         config: TrackingConfig,
+        ask_login: bool = True,
     ) -> None:
         self.mlflow_app = mlflow_app
+        self.ask_login = ask_login
         self.access = access
         self.config = config
         self.policy = Policy(access, stores, config.project_tag)
@@ -123,7 +128,7 @@ class SharingHubLayer:
             log.warning("permission check failed: %s", error)
             raise Denied(502, "TEMPORARILY_UNAVAILABLE", "Permission check unavailable") from None
         if project is None:
-            if credentials.anonymous:
+            if credentials.anonymous and self.ask_login:
                 raise Denied(
                     401,
                     "UNAUTHENTICATED",
@@ -291,10 +296,10 @@ def _replay(body: bytes, receive: Receive | None) -> Receive:
 
 
 def build_layer(
-    mlflow_app: ASGIApp, access: AccessLookup, config: TrackingConfig
+    mlflow_app: ASGIApp, access: AccessLookup, config: TrackingConfig, ask_login: bool = True
 ) -> SharingHubLayer:
     """Wrap an MLflow ASGI app with the permission layer, reading MLflow's own stores."""
-    return SharingHubLayer(mlflow_app, access, MlflowStores(), config)
+    return SharingHubLayer(mlflow_app, access, MlflowStores(), config, ask_login)
 
 
 def create_app() -> ASGIApp:
