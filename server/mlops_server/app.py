@@ -37,6 +37,7 @@ from mlops_server.errors import (
     Unauthorized,
     error_body,
 )
+from mlops_server.filters import queryables
 from mlops_server.index import Index, IndexedItem, IndexQuery
 from mlops_server.search import SearchParams, encode_cursor, parse_search
 from mlops_server.settings import Category, Settings
@@ -144,6 +145,7 @@ class Catalog:
                 sortby=params.sortby,
                 offset=params.offset,
                 limit=params.limit,
+                predicate=params.predicate,
             )
         )
         return page.items, page.matched
@@ -292,6 +294,21 @@ def create_app(
     @app.get("/api/stac/conformance")
     def conformance() -> dict[str, Any]:
         return {"conformsTo": catalog.CONFORMANCE}
+
+    @app.get("/api/stac/queryables")
+    def stac_queryables(request: Request) -> JSONResponse:
+        """What CQL2 filters may name (JSON Schema)."""
+        caller_of(request)
+        return JSONResponse(queryables(base_url_of(request)), media_type="application/schema+json")
+
+    @app.get("/api/stac/collections/{collection_id}/queryables")
+    def collection_queryables(request: Request, collection_id: str) -> JSONResponse:
+        caller_of(request)
+        core.category(collection_id)
+        return JSONResponse(
+            queryables(base_url_of(request), collection_id),
+            media_type="application/schema+json",
+        )
 
     @app.get("/api/stac/collections")
     def collections(request: Request) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +122,8 @@ class IndexQuery:
     sortby: Sequence[tuple[str, bool]] = ()  # (field, ascending)
     offset: int = 0
     limit: int = 12
+    # A CQL2 filter: (stored item, its categories) -> keep?
+    predicate: Callable[[dict[str, Any], Sequence[str]], bool] | None = None
 
 
 @dataclass
@@ -318,7 +320,7 @@ class Index:
         order.append(ItemRow.path.asc())
 
         with Session(self.engine) as session:
-            if area is None:
+            if area is None and query.predicate is None:
                 matched = session.scalar(
                     select(func.count()).select_from(ItemRow).where(*conditions)
                 )
@@ -330,16 +332,8 @@ class Index:
                     .limit(query.limit)
                 ).all()
                 return IndexPage(self._to_items(session, rows), int(matched or 0))
-            # The bbox columns only prefilter; shapely decides on the exact geometries.
-            shapely.prepare(area)
-            candidates = session.execute(
-                select(ItemRow.path, ItemRow.geometry).where(*conditions).order_by(*order)
-            ).all()
-            kept = [
-                path
-                for path, geometry in candidates
-                if geometry and area.intersects(shapely.geometry.shape(json.loads(geometry)))
-            ]
+            # SQL prefilters; shapely decides on exact geometries, the predicate on filters.
+            kept = self._filter(session, query, area, conditions, order)
             page_paths = kept[query.offset : query.offset + query.limit]
             by_path = {
                 r.path: r
@@ -347,6 +341,44 @@ class Index:
             }
             rows = [by_path[p] for p in page_paths]
             return IndexPage(self._to_items(session, rows), len(kept))
+
+    def _filter(
+        self,
+        session: Session,
+        query: IndexQuery,
+        area: BaseGeometry | None,
+        conditions: list[ColumnElement[bool]],
+        order: list[Any],
+    ) -> list[str]:
+        predicate = query.predicate
+        columns: list[Any] = [ItemRow.path, ItemRow.geometry]
+        if predicate is not None:
+            columns.append(ItemRow.item)
+        candidates = session.execute(select(*columns).where(*conditions).order_by(*order)).all()
+        categories: dict[str, list[str]] = {}
+        if predicate is not None:
+            rows = session.execute(
+                select(ItemCategoryRow.path, ItemCategoryRow.category).where(
+                    ItemCategoryRow.path.in_(select(ItemRow.path).where(*conditions))
+                )
+            )
+            for path, category in rows:
+                categories.setdefault(path, []).append(category)
+        if area is not None:
+            shapely.prepare(area)
+        kept = []
+        for row in candidates:
+            path, geometry = row[0], row[1]
+            if area is not None and not (
+                geometry and area.intersects(shapely.geometry.shape(json.loads(geometry)))
+            ):
+                continue
+            if predicate is not None and not predicate(
+                json.loads(row[2]), categories.get(path, [])
+            ):
+                continue
+            kept.append(path)
+        return kept
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,6 +20,7 @@ import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from mlops_server.errors import BadRequest
+from mlops_server.filters import Predicate, parse_filter
 from mlops_server.index import SORT_COLUMNS
 from mlops_server.settings import Settings
 
@@ -43,6 +44,7 @@ class SearchParams:
     words: list[str] = field(default_factory=list)
     sortby: list[tuple[str, bool]] = field(default_factory=list)
     echo: dict[str, str] = field(default_factory=dict)
+    predicate: Predicate | None = None
 
 
 def _as_list(value: Any, name: str) -> list[str]:
@@ -240,8 +242,10 @@ def _echo(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
         value = values.get(name)
         if value is None or value == "" or value == []:
             continue
-        if name == "intersects" and not isinstance(value, str):
+        if name in ("intersects", "filter") and not isinstance(value, str):
             echo[name] = json.dumps(value)
+            if name == "filter":
+                echo["filter-lang"] = "cql2-json"
         elif name == "sortby" and isinstance(value, list):
             echo[name] = ",".join(
                 ("-" if str(s.get("direction")) == "desc" else "") + str(s.get("field"))
@@ -255,8 +259,19 @@ def _echo(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     return echo
 
 
-SEARCH_PARAMS = ("collections", "ids", "bbox", "intersects", "datetime", "q", "sortby", "limit")
-ITEMS_PARAMS = ("bbox", "datetime", "limit")
+SEARCH_PARAMS = (
+    "collections",
+    "ids",
+    "bbox",
+    "intersects",
+    "datetime",
+    "q",
+    "sortby",
+    "limit",
+    "filter",
+    "filter-lang",
+)
+ITEMS_PARAMS = ("bbox", "datetime", "limit", "filter", "filter-lang")
 
 
 def parse_search(
@@ -281,6 +296,12 @@ def parse_search(
         topics, words = parse_query(values.get("q"))
         sortby = parse_sortby(values.get("sortby"))
         intersects = parse_intersects(values.get("intersects"))
+    crs = values.get("filter-crs")
+    if crs not in (None, "", "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
+        raise BadRequest(
+            "Parameter 'filter-crs' must be http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        )
+    predicate = parse_filter(values.get("filter"), values.get("filter-lang"))
     start, end = parse_datetime(values.get("datetime"))
     return SearchParams(
         collections=collections,
@@ -295,4 +316,5 @@ def parse_search(
         words=words,
         sortby=sortby,
         echo=_echo(values, names),
+        predicate=predicate,
     )

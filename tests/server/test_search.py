@@ -200,6 +200,10 @@ def test_bbox_search_pages_too(http: httpx.Client) -> None:
         ({"sortby": "-colour"}, "sortby"),
         ({"intersects": "{not json"}, "intersects"),
         ({"after": "garbage!"}, "after"),
+        ({"filter": "title ==== 'x'"}, "filter"),
+        ({"filter": "title = 'x'", "filter-lang": "sql"}, "filter-lang"),
+        ({"filter": "{not json", "filter-lang": "cql2-json"}, "filter"),
+        ({"filter": "title = 'x'", "filter-crs": "EPSG:4326"}, "filter-crs"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(
@@ -221,3 +225,64 @@ def test_bad_post_body_is_400(http: httpx.Client) -> None:
     )
     assert response.status_code == 400
     assert http.post("/api/stac/search", json={"bbox": [1, 2]}).status_code == 400
+
+
+def test_cql2_text_filter_on_an_extension_property(http: httpx.Client) -> None:
+    # Given every visible item, and those whose MLM framework is ONNX
+    everything = search(http, limit=100)["features"]
+    onnx = {f["id"] for f in everything if f["properties"].get("mlm:framework") == "onnx"}
+    assert onnx == {EUROSAT_MODEL, FLOOD_MODEL}
+    # When
+    body = search(http, filter="mlm:framework = 'onnx'", limit=100)
+    # Then
+    assert ids(body) == onnx
+    assert body["numberMatched"] == len(onnx)
+    assert ids(search(http, filter="mlm:framework <> 'onnx' OR mlm:framework IS NULL")) == (
+        VISIBLE - onnx
+    )
+
+
+def test_cql2_text_like_in_and_dates(http: httpx.Client) -> None:
+    assert ids(search(http, filter="title LIKE 'EuroSAT%'")) == {EUROSAT_MODEL, EUROSAT_DATA}
+    assert ids(search(http, filter=f"id IN ('{BOLIVIA}', '{PRIVATE}', 'x/y')")) == {BOLIVIA}
+    late = "start_datetime >= TIMESTAMP('2018-02-01T00:00:00Z') AND collection = 'ai-model'"
+    assert ids(search(http, filter=late)) == {FLOOD_MODEL}
+
+
+def test_cql2_json_filter_in_a_post_search_pages_with_its_filter(http: httpx.Client) -> None:
+    # Given a CQL2 JSON filter: datasets whose geometry contains a point in Bolivia
+    cql2 = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "collection"}, "dataset"]},
+            {
+                "op": "s_intersects",
+                "args": [
+                    {"property": "geometry"},
+                    {"type": "Point", "coordinates": [-65.0, -14.0]},
+                ],
+            },
+        ],
+    }
+    # When
+    first = http.post("/api/stac/search", json={"filter": cql2, "limit": 10}).json()
+    # Then
+    assert ids(first) == {BOLIVIA}
+    # And a filter on ai-model items pages through GET links that keep the filter
+    models = {"op": "=", "args": [{"property": "collection"}, "ai-model"]}
+    page = http.post("/api/stac/search", json={"filter": models, "limit": 1}).json()
+    seen = ids(page)
+    while link(page, "next"):
+        page = http.get(str(link(page, "next"))).json()
+        seen |= ids(page)
+    assert seen == {EUROSAT_MODEL, FLOOD_MODEL}
+
+
+def test_queryables_describe_the_filterable_fields(http: httpx.Client) -> None:
+    body = http.get("/api/stac/queryables").json()
+    assert {"id", "collection", "geometry", "datetime"} <= set(body["properties"])
+    assert body["additionalProperties"] is True
+    assert http.get("/api/stac/collections/ai-model/queryables").status_code == 200
+    assert http.get("/api/stac/collections/nope/queryables").status_code == 404
+    conforms = http.get("/api/stac/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json" in conforms

@@ -1,0 +1,241 @@
+"""CQL2 filters (``filter``, ``filter-lang``): parsed by pygeofilter, evaluated on items.
+
+Text (``cql2-text``) and JSON (``cql2-json``) filters become a predicate over a stored item
+(its JSON plus its categories). Attributes name item properties (``mlm:framework``,
+``properties.title``) or the top-level ``id``, ``collection`` and ``geometry``. A comparison
+whose operand is missing or of another type is false, never an error; a filter that does not
+parse is a 400 naming the parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import shapely
+import shapely.geometry
+from pygeofilter import ast, values  # type: ignore[import-untyped]
+from pygeofilter.parsers.cql2_json import (  # type: ignore[import-untyped]
+    parse as parse_json,
+)
+from pygeofilter.parsers.cql2_text import (  # type: ignore[import-untyped]
+    parse as parse_text,
+)
+from shapely.geometry.base import BaseGeometry
+
+from mlops_server.errors import BadRequest
+
+Predicate = Callable[[dict[str, Any], Sequence[str]], bool]
+
+QUERYABLES: dict[str, dict[str, Any]] = {
+    "id": {"description": "Item id: the project's full path", "type": "string"},
+    "collection": {"description": "Collection (category) id", "type": "string"},
+    "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"},
+    "datetime": {"description": "Last activity", "type": "string", "format": "date-time"},
+    "start_datetime": {"type": "string", "format": "date-time"},
+    "end_datetime": {"type": "string", "format": "date-time"},
+    "created": {"type": "string", "format": "date-time"},
+    "updated": {"type": "string", "format": "date-time"},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "keywords": {"type": "array", "items": {"type": "string"}},
+    "license": {"type": "string"},
+    "sharinghub:id": {"type": "integer"},
+    "sharinghub:path": {"type": "string"},
+    "sharinghub:stars": {"type": "integer"},
+}
+
+_SPATIAL = {
+    ast.SpatialComparisonOp.INTERSECTS: lambda a, b: a.intersects(b),
+    ast.SpatialComparisonOp.DISJOINT: lambda a, b: a.disjoint(b),
+    ast.SpatialComparisonOp.CONTAINS: lambda a, b: a.contains(b),
+    ast.SpatialComparisonOp.WITHIN: lambda a, b: a.within(b),
+    ast.SpatialComparisonOp.TOUCHES: lambda a, b: a.touches(b),
+    ast.SpatialComparisonOp.CROSSES: lambda a, b: a.crosses(b),
+    ast.SpatialComparisonOp.OVERLAPS: lambda a, b: a.overlaps(b),
+    ast.SpatialComparisonOp.EQUALS: lambda a, b: a.equals(b),
+}
+_COMPARE = {
+    ast.ComparisonOp.EQ: lambda a, b: a == b,
+    ast.ComparisonOp.NE: lambda a, b: a != b,
+    ast.ComparisonOp.LT: lambda a, b: a < b,
+    ast.ComparisonOp.LE: lambda a, b: a <= b,
+    ast.ComparisonOp.GT: lambda a, b: a > b,
+    ast.ComparisonOp.GE: lambda a, b: a >= b,
+}
+
+
+class _Missing:
+    """An absent attribute: every comparison with it is false."""
+
+
+MISSING = _Missing()
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _as_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
+    """Make ISO strings comparable with datetimes, ints with floats."""
+    if isinstance(left, datetime | date) or isinstance(right, datetime | date):
+        return _as_datetime(left), _as_datetime(right)
+    return left, right
+
+
+def _like(pattern: str, node: ast.Like) -> re.Pattern[str]:
+    out = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(re.escape(char))
+            escaped = False
+        elif char == node.escapechar:
+            escaped = True
+        elif char == node.wildcard:
+            out.append(".*")
+        elif char == node.singlechar:
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL if node.nocase else re.DOTALL)
+
+
+class _Evaluator:
+    def __init__(self, item: dict[str, Any], categories: Sequence[str]) -> None:
+        self.item = item
+        self.categories = categories
+
+    def attribute(self, name: str) -> Any:
+        if name == "id":
+            return self.item.get("id")
+        if name == "collection":
+            return list(self.categories)
+        if name == "geometry":
+            geometry = self.item.get("geometry")
+            return shapely.geometry.shape(geometry) if geometry else MISSING
+        key = name.removeprefix("properties.")
+        return self.item.get("properties", {}).get(key, MISSING)
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node.name)
+        if isinstance(node, values.Geometry):
+            return shapely.geometry.shape(node.geometry)
+        if isinstance(node, values.Envelope):
+            return shapely.geometry.box(node.x1, node.y1, node.x2, node.y2)
+        if isinstance(node, ast.Node):
+            return self.test(node)
+        return node
+
+    def compare(self, op: ast.ComparisonOp, lhs: Any, rhs: Any) -> bool:
+        left, right = self.value(lhs), self.value(rhs)
+        if isinstance(lhs, ast.Attribute) and lhs.name == "collection":
+            matched = right in left
+            return matched if op == ast.ComparisonOp.EQ else not matched
+        if left is MISSING or right is MISSING or left is None or right is None:
+            return False
+        left, right = _coerce(left, right)
+        try:
+            return bool(_COMPARE[op](left, right))
+        except TypeError:
+            return False
+
+    def test(self, node: Any) -> bool:
+        if isinstance(node, ast.Include):
+            return not bool(node.not_)
+        if isinstance(node, ast.And):
+            return self.test(node.lhs) and self.test(node.rhs)
+        if isinstance(node, ast.Or):
+            return self.test(node.lhs) or self.test(node.rhs)
+        if isinstance(node, ast.Not):
+            return not self.test(node.sub_node)
+        if isinstance(node, ast.Comparison):
+            return self.compare(node.op, node.lhs, node.rhs)
+        if isinstance(node, ast.Between):
+            inside = self.compare(ast.ComparisonOp.GE, node.lhs, node.low) and self.compare(
+                ast.ComparisonOp.LE, node.lhs, node.high
+            )
+            return bool(inside != node.not_)
+        if isinstance(node, ast.In):
+            found = any(self.compare(ast.ComparisonOp.EQ, node.lhs, v) for v in node.sub_nodes)
+            return bool(found != node.not_)
+        if isinstance(node, ast.IsNull):
+            value = self.value(node.lhs)
+            return bool((value is None or value is MISSING) != node.not_)
+        if isinstance(node, ast.Like):
+            value = self.value(node.lhs)
+            if not isinstance(value, str):
+                return False
+            return bool(_like(node.pattern, node).fullmatch(value)) is not bool(node.not_)
+        if isinstance(node, ast.SpatialComparisonPredicate):
+            left, right = self.value(node.lhs), self.value(node.rhs)
+            if not all(isinstance(g, BaseGeometry) for g in (left, right)):
+                return False
+            return bool(_SPATIAL[node.op](left, right))
+        if isinstance(node, ast.BBox):
+            left = self.value(node.lhs)
+            box = shapely.geometry.box(node.minx, node.miny, node.maxx, node.maxy)
+            return isinstance(left, BaseGeometry) and bool(left.intersects(box))
+        if isinstance(node, ast.ArrayPredicate):
+            left, right = self.value(node.lhs), self.value(node.rhs)
+            if not isinstance(left, list) or not isinstance(right, list):
+                return False
+            a, b = set(map(str, left)), set(map(str, right))
+            return {
+                ast.ArrayComparisonOp.AEQUALS: a == b,
+                ast.ArrayComparisonOp.ACONTAINS: a >= b,
+                ast.ArrayComparisonOp.ACONTAINEDBY: a <= b,
+                ast.ArrayComparisonOp.AOVERLAPS: bool(a & b),
+            }[node.op]
+        raise BadRequest(f"Parameter 'filter': unsupported operation {type(node).__name__}")
+
+
+def parse_filter(value: Any, language: Any = None) -> Predicate | None:
+    """Parse a CQL2 filter into a predicate ``(item, categories) -> bool``."""
+    if value is None or value == "" or value == {}:
+        return None
+    if language not in (None, "", "cql2-text", "cql2-json"):
+        raise BadRequest("Parameter 'filter-lang' must be cql2-text or cql2-json")
+    try:
+        if isinstance(value, dict) or language == "cql2-json":
+            tree = parse_json(value if isinstance(value, dict) else json.loads(value))
+        elif isinstance(value, str):
+            tree = parse_text(value)
+        else:
+            raise ValueError("expected a string or a JSON object")
+    except Exception as error:  # the parsers raise lark, JSON and value errors alike
+        summary = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
+        raise BadRequest(f"Parameter 'filter' is not valid CQL2: {summary[:200]}") from None
+    # Unsupported operators must fail now (400), not later in the middle of a search.
+    _Evaluator({"id": "", "properties": {}, "geometry": None}, []).test(tree)
+
+    def predicate(item: dict[str, Any], categories: Sequence[str]) -> bool:
+        return _Evaluator(item, categories).test(tree)
+
+    return predicate
+
+
+def queryables(base_url: str, collection_id: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of what filters may name (item properties are open-ended)."""
+    path = f"/api/stac/collections/{collection_id}/queryables" if collection_id else ""
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{base_url}{path or '/api/stac/queryables'}",
+        "type": "object",
+        "title": "Queryables",
+        "properties": QUERYABLES,
+        "additionalProperties": True,
+    }
