@@ -45,6 +45,7 @@ from mlops_server.sources.base import ProjectFileNotFound, ProjectNotFound, Proj
 from mlops_server.stac import catalog
 from mlops_server.stac.hrefs import collection_href
 from mlops_server.stac.items import STAC_VERSION, media_type, render_item
+from mlops_server.stac.shaping import select_fields, shape_item
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +168,19 @@ def feature_collection(
     items, matched = core.search(caller, params)
     base = base_url_of(request)
     features = [
-        render_item(
-            indexed.item,
-            core.collection_of(indexed, params.collections),
-            base,
-            core.level(caller, indexed),
+        shape_item(
+            render_item(
+                indexed.item,
+                core.collection_of(indexed, params.collections),
+                base,
+                core.level(caller, indexed),
+            ),
+            params.mode,
         )
         for indexed in items
     ]
+    if params.fields is not None:
+        features = [select_fields(feature, params.fields) for feature in features]
     if request.method == "GET":
         # Never echo a token given in the query string into a link.
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "gitlab_token"]

@@ -23,6 +23,7 @@ from mlops_server.errors import BadRequest
 from mlops_server.filters import Predicate, parse_filter
 from mlops_server.index import SORT_COLUMNS
 from mlops_server.settings import Settings
+from mlops_server.stac.shaping import parse_fields, parse_mode
 
 _TOPIC_TERM = re.compile(r"^\[(.+)\]$")
 _SORT_ALIASES = {"name": "title"}
@@ -45,6 +46,8 @@ class SearchParams:
     sortby: list[tuple[str, bool]] = field(default_factory=list)
     echo: dict[str, str] = field(default_factory=dict)
     predicate: Predicate | None = None
+    mode: str = "full"
+    fields: tuple[list[str], list[str]] | None = None
 
 
 def _as_list(value: Any, name: str) -> list[str]:
@@ -242,7 +245,11 @@ def _echo(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
         value = values.get(name)
         if value is None or value == "" or value == []:
             continue
-        if name in ("intersects", "filter") and not isinstance(value, str):
+        if name == "fields" and isinstance(value, dict):
+            include = [str(v) for v in value.get("include") or []]
+            exclude = [f"-{v}" for v in value.get("exclude") or []]
+            echo[name] = ",".join(include + exclude)
+        elif name in ("intersects", "filter") and not isinstance(value, str):
             echo[name] = json.dumps(value)
             if name == "filter":
                 echo["filter-lang"] = "cql2-json"
@@ -270,8 +277,10 @@ SEARCH_PARAMS = (
     "limit",
     "filter",
     "filter-lang",
+    "mode",
+    "fields",
 )
-ITEMS_PARAMS = ("bbox", "datetime", "limit", "filter", "filter-lang")
+ITEMS_PARAMS = ("bbox", "datetime", "limit", "filter", "filter-lang", "mode", "fields")
 
 
 def parse_search(
@@ -317,4 +326,6 @@ def parse_search(
         sortby=sortby,
         echo=_echo(values, names),
         predicate=predicate,
+        mode=parse_mode(values.get("mode")),
+        fields=parse_fields(values.get("fields")),
     )

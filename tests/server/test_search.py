@@ -204,6 +204,8 @@ def test_bbox_search_pages_too(http: httpx.Client) -> None:
         ({"filter": "title = 'x'", "filter-lang": "sql"}, "filter-lang"),
         ({"filter": "{not json", "filter-lang": "cql2-json"}, "filter"),
         ({"filter": "title = 'x'", "filter-crs": "EPSG:4326"}, "filter-crs"),
+        ({"mode": "thumbnail"}, "mode"),
+        ({"fields": "properties.,id"}, "fields"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(
@@ -286,3 +288,40 @@ def test_queryables_describe_the_filterable_fields(http: httpx.Client) -> None:
     assert http.get("/api/stac/collections/nope/queryables").status_code == 404
     conforms = http.get("/api/stac/conformance").json()["conformsTo"]
     assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json" in conforms
+
+
+def test_reference_and_preview_modes_are_lighter_items(http: httpx.Client) -> None:
+    # Given the full item
+    full = search(http, ids=EUROSAT_MODEL)["features"][0]
+    # When
+    reference = search(http, ids=EUROSAT_MODEL, mode="reference")["features"][0]
+    preview = search(http, ids=EUROSAT_MODEL, mode="preview")["features"][0]
+    # Then reference keeps the identity only, preview adds list-card fields
+    assert reference["id"] == full["id"]
+    assert reference["geometry"] is None
+    assert reference["properties"] == {"title": full["properties"]["title"], "datetime": None}
+    assert reference["assets"] == {}
+    assert {link["rel"] for link in reference["links"]} == {"self", "parent", "root", "collection"}
+    assert preview["geometry"] is None
+    assert preview["properties"]["title"] == full["properties"]["title"]
+    assert preview["properties"]["keywords"] == full["properties"]["keywords"]
+    assert len(preview["properties"]["description"]) <= 153
+    assert "#" not in preview["properties"]["description"]
+    assert all("thumbnail" in a["roles"] for a in preview["assets"].values())
+    assert set(preview["assets"]) < set(full["assets"])
+
+
+def test_fields_include_and_exclude(http: httpx.Client) -> None:
+    # When
+    slim = search(http, ids=EUROSAT_MODEL, fields="properties.title,-assets")["features"][0]
+    posted = http.post(
+        "/api/stac/search",
+        json={"ids": [EUROSAT_MODEL], "fields": {"exclude": ["assets", "properties.description"]}},
+    ).json()["features"][0]
+    # Then
+    assert set(slim) == {"type", "stac_version", "id", "properties"}
+    assert slim["properties"] == {"title": "EuroSAT land-use classifier"}
+    assert "assets" not in posted
+    assert "description" not in posted["properties"]
+    assert posted["properties"]["mlm:framework"] == "onnx"
+    assert posted["links"]
