@@ -170,6 +170,16 @@ export class ItemView extends Widget {
       section.append(list);
     }
 
+    const gitlab = this.options.info()?.gitlab_url;
+    if (gitlab) {
+      const section = this.section(root, 'Project', 'jp-mlops-gitlab');
+      const link = this.el('a', 'jp-mlops-gitlab-link', 'Open in GitLab');
+      link.setAttribute('href', `${gitlab.replace(/\/+$/, '')}/${item.id}`);
+      link.setAttribute('target', '_blank');
+      link.setAttribute('rel', 'noopener noreferrer');
+      section.append(link);
+    }
+
     const links = mlflowLinks(item, this.options.info()?.mlflow_url ?? null);
     if (links.length > 0) {
       const section = this.section(root, 'MLflow', 'jp-mlops-mlflow');

@@ -22,6 +22,20 @@ const BOX: L.PathOptions = {
   interactive: false,
   className: 'jp-mlops-bbox'
 };
+/** Icons of the box control: static SVG drawn with the current text colour. */
+const svgIcon = (body: string) =>
+  '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" fill="none" ' +
+  `stroke="currentColor" stroke-width="1.5">${body}</svg>`;
+const ICONS = {
+  draw: svgIcon(
+    '<rect x="2.5" y="3.5" width="11" height="9" stroke-dasharray="2 1.5"/>'
+  ),
+  view: svgIcon(
+    '<path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4"/><circle cx="8" cy="8" r="1.5"/>'
+  ),
+  clear: svgIcon('<path d="M4 4l8 8M12 4l-8 8"/>')
+};
+
 /** Above this many footprints, draw them on one canvas instead of one SVG path each. */
 export const CANVAS_THRESHOLD = 500;
 
@@ -202,13 +216,13 @@ export class CatalogMap {
       const bar = L.DomUtil.create('div', 'leaflet-bar jp-mlops-box-control');
       const button = (
         cls: string,
-        text: string,
+        svg: string,
         label: string,
         run: () => void
       ) => {
         const b = L.DomUtil.create('button', cls, bar) as HTMLButtonElement;
         b.type = 'button';
-        b.textContent = text;
+        b.innerHTML = svg; // a constant icon from ICONS, never user data
         b.title = label;
         b.setAttribute('aria-label', label);
         L.DomEvent.on(b, 'click', event => {
@@ -216,13 +230,16 @@ export class CatalogMap {
           run();
         });
       };
-      button('jp-mlops-draw-box', '▭', 'Draw a search box', () =>
+      button('jp-mlops-draw-box', ICONS.draw, 'Draw a search box', () =>
         this.startDrawing()
       );
-      button('jp-mlops-use-view', '⛶', 'Search in the current view', () =>
-        this.useView()
+      button(
+        'jp-mlops-use-view',
+        ICONS.view,
+        'Search in the current view',
+        () => this.useView()
       );
-      button('jp-mlops-clear-box', '✕', 'Clear the search box', () =>
+      button('jp-mlops-clear-box', ICONS.clear, 'Clear the search box', () =>
         this.setBbox(null, true)
       );
       L.DomEvent.disableClickPropagation(bar);
