@@ -291,6 +291,19 @@ def create_app(
         """UI configuration (no auth)."""
         return config_document(settings, base_url_of(request))
 
+    @app.get("/api/auth/info")
+    def auth_info(request: Request) -> dict[str, Any]:
+        """Whether the request is authenticated by a user token (200) or not (401).
+
+        Unlike upstream, the token itself is never echoed back, and callers served by the
+        default token or public mode get a 401 (upstream answers 200 with an empty token in
+        public mode, which MLflow SharingHub mistakes for a signed-in user).
+        """
+        caller = caller_of(request)
+        if caller.anonymous or caller.via == "default":
+            raise Unauthorized("Not authenticated (anonymous, public mode or default token)")
+        return {"authenticated": True, "token_source": caller.via, "admin": caller.admin}
+
     @app.get("/api/stac")
     @app.get("/api/stac/", include_in_schema=False)
     def stac_root(request: Request) -> dict[str, Any]:

@@ -171,6 +171,25 @@ def test_a_default_token_reads_for_anonymous_callers(
     assert "reporter-token" not in response.text
     check = httpx.get(f"{default}/api/check/{TABLE_PROJECTS['private']}?info=true")
     assert check.json()["access_level"] == 2
+    # And the default token does not count as signed in
+    assert httpx.get(f"{default}/api/auth/info").status_code == 401
+    signed = httpx.get(f"{default}/api/auth/info", headers={"X-Gitlab-Token": "guest-token"})
+    assert signed.status_code == 200
+
+
+def test_auth_info_tells_signed_in_callers_apart_without_echoing_tokens(gitlab_url: str) -> None:
+    # When
+    anonymous = httpx.get(f"{gitlab_url}/api/auth/info")
+    bearer = httpx.get(
+        f"{gitlab_url}/api/auth/info", headers={"Authorization": "Bearer developer-token"}
+    )
+    forged = httpx.get(f"{gitlab_url}/api/auth/info", headers={"X-Gitlab-Token": "forged"})
+    # Then
+    assert anonymous.status_code == 401  # public mode is not a login
+    assert bearer.status_code == 200
+    assert bearer.json()["token_source"] == "bearer"
+    assert "developer-token" not in bearer.text
+    assert forged.status_code == 401
 
 
 def test_repository_trees_are_read_past_one_page(api: Callable[..., httpx.Response]) -> None:
