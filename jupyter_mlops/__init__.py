@@ -32,3 +32,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .extension import JupyterMLOpsApp
 
     return [{"module": "jupyter_mlops", "app": JupyterMLOpsApp}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops`` registers the ``%mlops`` magic."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
