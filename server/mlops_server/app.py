@@ -266,6 +266,7 @@ def create_app(
             lookup,
             allow_public=settings.allow_public,
             default_token=settings.default_token,
+            ttl=settings.access_cache_ttl,
         )
     app = FastAPI(
         title="mlops-server",

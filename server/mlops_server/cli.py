@@ -4,7 +4,8 @@
 (``--gitlab-url URL`` or ``gitlab.url`` in ``--config FILE``). Secrets come from the
 environment only: ``MLOPS_GITLAB_TOKEN`` (service token for the sync),
 ``MLOPS_WEBHOOK_SECRET`` (shared secret of ``POST /api/webhooks/gitlab``),
-``GITLAB_OAUTH_DEFAULT_TOKEN`` (upstream's default token).
+``GITLAB_OAUTH_DEFAULT_TOKEN`` (upstream's default token); ``MLOPS_ACCESS_CACHE_TTL`` sets
+how long a token's GitLab memberships are trusted (seconds, default 60).
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ def _periodic_sync(index: Any, source: Any, settings: Any, interval: float) -> N
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Check the arguments before importing the web stack: usage errors answer at once.
+    if args.projects is not None and not args.projects.is_dir():
+        print(f"mlops-server: project store not found: {args.projects}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.config is not None and not args.config.is_file():
+        print(f"mlops-server: config file not found: {args.config}", file=sys.stderr)
+        return EXIT_USAGE
+
     import uvicorn
 
     from mlops_server.app import create_app
@@ -112,9 +121,6 @@ def _serve(args: argparse.Namespace) -> int:
     from mlops_server.sources.base import ProjectSource
     from mlops_server.sources.local import LocalProjectSource
 
-    if args.config is not None and not args.config.is_file():
-        print(f"mlops-server: config file not found: {args.config}", file=sys.stderr)
-        return EXIT_USAGE
     try:
         settings = load_settings(
             args.config,
@@ -127,9 +133,6 @@ def _serve(args: argparse.Namespace) -> int:
     source: ProjectSource
     if args.projects is not None:
         store: Path = args.projects
-        if not store.is_dir():
-            print(f"mlops-server: project store not found: {store}", file=sys.stderr)
-            return EXIT_USAGE
         source = LocalProjectSource(store)
         where = str(store)
         db_url = args.db or f"sqlite:///{(store.resolve() / '.mlops-index.sqlite').as_posix()}"

@@ -62,6 +62,7 @@ class Settings:
     gitlab_url: str | None = None
     allow_public: bool = True
     default_token: str | None = field(default=None, repr=False)
+    access_cache_ttl: float = 60.0
 
     def category(self, category_id: str) -> Category | None:
         for category in self.categories:
@@ -205,4 +206,5 @@ def load_settings(
         gitlab_url=str(gitlab_url).rstrip("/") if gitlab_url else None,
         allow_public=allow_public if gitlab_url else True,
         default_token=str(default_token) if default_token else None,
+        access_cache_ttl=float(env.get("MLOPS_ACCESS_CACHE_TTL") or 60.0),
     )

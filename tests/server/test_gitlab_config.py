@@ -50,6 +50,7 @@ def test_upstream_config_keys_and_env_overrides(tmp_path: Path) -> None:
             "MLFLOW_URL": "https://other/mlflow/",
             "GITLAB_OAUTH_DEFAULT_TOKEN": "robot",
             "STAC_SEARCH_PAGE_DEFAULT_SIZE": "30",
+            "MLOPS_ACCESS_CACHE_TTL": "5",
         },
     )
     # Then
@@ -66,6 +67,8 @@ def test_upstream_config_keys_and_env_overrides(tmp_path: Path) -> None:
     assert overridden.default_token == "robot"
     assert "robot" not in repr(overridden)
     assert overridden.page_size == 30
+    assert overridden.access_cache_ttl == 5.0
+    assert plain.access_cache_ttl == 60.0
 
 
 def test_a_local_store_ignores_gitlab_settings_from_the_environment() -> None:
