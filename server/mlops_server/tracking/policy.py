@@ -98,6 +98,20 @@ class Policy:
         self._access = access
         self._stores = stores
         self.tag = project_tag
+        # Ownership never changes through the layer: a run stays in its experiment, the
+        # project tag cannot be edited, and a name's suffix pins it to one project. So the
+        # answers are kept (bounded), which spares a store query per logging call.
+        self._owners: dict[tuple[str, str], Any] = {}
+
+    async def _cached(self, kind: str, key: str, function: Callable[[str], Any]) -> Any:
+        found = self._owners.get((kind, key))
+        if found is None:
+            found = await self._run(function, key)
+            if found is not None:
+                if len(self._owners) > 100_000:
+                    self._owners.clear()
+                self._owners[(kind, key)] = found
+        return found
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -138,17 +152,27 @@ class Policy:
         verb = "write" if write else "read"
         raise forbidden(f"You may not {verb} {what}")
 
+    def _experiment_tag(self, experiment_id: str) -> str | None:
+        return self._stores.experiment_tags(experiment_id).get(self.tag)
+
+    def _model_tag(self, name: str) -> str | None:
+        return self._stores.model_tags(name).get(self.tag)
+
     async def experiment_owner(self, experiment_id: str) -> str | None:
-        tags: dict[str, str] = await self._run(self._stores.experiment_tags, experiment_id)
-        return tags.get(self.tag)
+        owner: str | None = await self._cached("experiment", experiment_id, self._experiment_tag)
+        return owner
 
     async def run_owner(self, run_id: str) -> tuple[str, str | None]:
-        experiment_id: str = await self._run(self._stores.run_experiment, run_id)
+        experiment_id = str(await self._cached("run", run_id, self._stores.run_experiment))
         return experiment_id, await self.experiment_owner(experiment_id)
 
+    async def logged_model_experiment(self, model_id: str) -> str:
+        found = await self._cached("logged", model_id, self._stores.logged_model_experiment)
+        return str(found)
+
     async def model_owner(self, name: str) -> str | None:
-        tags: dict[str, str] = await self._run(self._stores.model_tags, name)
-        return tags.get(self.tag)
+        owner: str | None = await self._cached("model", name, self._model_tag)
+        return owner
 
     # -- naming and tags ----------------------------------------------------------------
 
@@ -239,7 +263,7 @@ class Policy:
             return Plan()
         if kind is Kind.LOGGED_MODEL:
             model_id = matched.params["model_id"]
-            experiment_id = await self._run(self._stores.logged_model_experiment, model_id)
+            experiment_id = await self.logged_model_experiment(model_id)
             owner = await self.experiment_owner(experiment_id)
             await self._require_owner(call, owner, f"logged model {model_id}", route.write)
             return Plan()
@@ -296,7 +320,7 @@ class Policy:
         if not model_id and source.startswith("models:/m-"):
             model_id = source.removeprefix("models:/").split("/", 1)[0]
         if model_id:
-            experiment_id = await self._run(self._stores.logged_model_experiment, str(model_id))
+            experiment_id = await self.logged_model_experiment(str(model_id))
             if await self.experiment_owner(experiment_id) != owner:
                 raise forbidden(f"Model {model_id} does not belong to project {owner}")
         if source.startswith("mlflow-artifacts:/"):
