@@ -10,7 +10,7 @@ import hmac
 import logging
 from collections.abc import Iterator
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -457,11 +457,13 @@ def create_app(
                 while chunk := stream.read(1 << 16):
                     yield chunk
 
-        return StreamingResponse(
-            chunks(),
-            media_type=kind,
-            headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
-        )
+        headers = {
+            "Content-Disposition": f'attachment; filename="{found.name}"; '
+            f"filename*=UTF-8''{quote(found.name, safe='')}"
+        }
+        if found.size is not None:
+            headers["Content-Length"] = str(found.size)
+        return StreamingResponse(chunks(), media_type=kind, headers=headers)
 
     @app.post("/api/webhooks/gitlab")
     async def gitlab_webhook(request: Request) -> JSONResponse:

@@ -140,7 +140,11 @@ def _serve(args: argparse.Namespace) -> int:
     elif settings.gitlab_url:
         from mlops_server.sources.gitlab import GitLabSource
 
-        source = GitLabSource(settings.gitlab_url, os.environ.get("MLOPS_GITLAB_TOKEN"))
+        source = GitLabSource(
+            settings.gitlab_url,
+            os.environ.get("MLOPS_GITLAB_TOKEN"),
+            catalog_topics=settings.category_topics,
+        )
         where = settings.gitlab_url
         db_url = args.db or "sqlite://"
         interval = 300.0 if args.sync_interval is None else args.sync_interval

@@ -50,7 +50,8 @@ class GitLabApp:
 
     def __init__(self, state: GitLabState) -> None:
         self.state = state
-        self.requests: list[tuple[str, str]] = []  # (method, path) seen, for call counting
+        # (method, decoded path after /api/v4, username or None) of every call, for counting.
+        self.requests: list[tuple[str, str, str | None]] = []
         self.web = "http://gitlab.example"
         self.app = Starlette(
             routes=[Route("/api/v4/{rest:path}", self.dispatch, methods=["GET", "HEAD"])]
@@ -78,10 +79,10 @@ class GitLabApp:
         raw = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
         raw = raw.split("?", 1)[0]
         parts = [unquote(p) for p in raw.split("/")[3:] if p != ""]  # after /api/v4
-        self.requests.append((request.method, "/".join(parts)))
         self.web = str(request.base_url).rstrip("/")
         try:
             user = self._user(request)
+            self.requests.append((request.method, "/".join(parts), user and user.username))
             with self.state.lock:
                 return self._route(request, user, parts)
         except ApiError as error:

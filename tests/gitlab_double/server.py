@@ -54,7 +54,8 @@ class GitLabDouble:
     state
         The live ``GitLabState``: mutate it to change what the API returns.
     requests
-        ``(method, path)`` of every API call received, for call counting.
+        ``(method, path, username)`` of every authenticated-or-anonymous API call received
+        (path decoded, after ``/api/v4``; username None when anonymous), for call counting.
     """
 
     def __init__(
@@ -71,7 +72,7 @@ class GitLabDouble:
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
-    def requests(self) -> list[tuple[str, str]]:
+    def requests(self) -> list[tuple[str, str, str | None]]:
         return self._app.requests
 
     def start(self) -> GitLabDouble:

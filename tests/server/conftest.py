@@ -185,6 +185,7 @@ ROLES = {"guest": GUEST, "reporter": REPORTER, "developer": DEVELOPER, "maintain
 TABLE_PROJECTS = {v: f"perm/{v}-model" for v in ("public", "internal", "private")}
 BIG_PROJECT = "perm/many-files"
 BIG_FILES = 250
+UNCATALOGUED = "perm/notes"
 
 
 def _model_readme(title: str) -> str:
@@ -216,6 +217,9 @@ def gitlab_projects() -> list[Project]:
         )
         for visibility, path in TABLE_PROJECTS.items()
     ]
+    projects.append(
+        Project(UNCATALOGUED, visibility="public", topics=["notes"], files={"README.md": "# N\n"})
+    )
     many = {f"data/part-{n:03d}.txt": f"row {n}\n" for n in range(BIG_FILES)}
     projects.append(
         Project(

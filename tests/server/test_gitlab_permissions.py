@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from tests.gitlab_double import GitLabDouble
-from tests.server.conftest import BIG_FILES, BIG_PROJECT, SERVICE_TOKEN, TABLE_PROJECTS
+from tests.server.conftest import (
+    BIG_FILES,
+    BIG_PROJECT,
+    SERVICE_TOKEN,
+    TABLE_PROJECTS,
+    UNCATALOGUED,
+)
 
 # GitLab's rules, written out: the upstream access level each role gets on a project of each
 # visibility (0 = the project is invisible). Anonymous readers see public projects only;
@@ -200,4 +206,21 @@ def test_repository_trees_are_read_past_one_page(api: Callable[..., httpx.Respon
     files = [key for key in item["assets"] if key.startswith("data/")]
     assert len(files) == BIG_FILES
     last = item["assets"][f"data/part-{BIG_FILES - 1:03d}.txt"]["href"]
-    assert httpx.get(last).content == f"row {BIG_FILES - 1}\n".encode()
+    download = httpx.get(last)
+    assert download.content == f"row {BIG_FILES - 1}\n".encode()
+    assert "filename*=UTF-8''part-249.txt" in download.headers["content-disposition"]
+
+
+def test_uncatalogued_projects_answer_checks_without_reading_their_repository(
+    gitlab: GitLabDouble, api: Callable[..., httpx.Response]
+) -> None:
+    # When
+    check = api("anonymous", f"/api/check/{UNCATALOGUED}", info="true")
+    # Then a visible project without category is a 200 with no categories (upstream: 500)
+    assert check.status_code == 200
+    assert check.json()["categories"] == []
+    # And the sync (the service account's calls) never read its tree or files
+    project_id = check.json()["id"]
+    synced = [path for _, path, user in gitlab.requests if user == "root"]
+    assert any(path.endswith("/repository/tree") for path in synced)
+    assert not [path for path in synced if path.startswith(f"projects/{project_id}/")]

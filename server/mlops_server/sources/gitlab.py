@@ -79,11 +79,23 @@ class GitLabSource:
         Service token used to read projects and files.
     timeout
         Seconds for each GitLab call.
+    catalog_topics
+        When given, only projects carrying one of these topics (the category topics) get
+        their tree and README read; the others are indexed with their GitLab metadata only
+        (enough for ``/api/check``), which keeps syncs of big instances cheap.
     """
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        catalog_topics: frozenset[str] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.catalog_topics = catalog_topics
         self._client = self._gitlab(token)
 
     def _gitlab(self, token: str | None) -> gitlab.Gitlab:
@@ -125,13 +137,14 @@ class GitLabSource:
     def _load(self, data: dict[str, Any]) -> Project:
         project_id = int(data["id"])
         branch = data.get("default_branch") or "main"
-        files = self._files(project_id, branch) if data.get("default_branch") else []
+        topics = data.get("topics") or data.get("tag_list") or []
+        wanted = self.catalog_topics is None or bool(self.catalog_topics & set(topics))
+        files = self._files(project_id, branch) if data.get("default_branch") and wanted else []
         readme = None
         for name in README_NAMES:
             if name in files:
                 readme = self._text(project_id, name, branch)
                 break
-        topics = data.get("topics") or data.get("tag_list") or []
         return Project(
             id=project_id,
             name=str(data.get("name") or data["path_with_namespace"].rsplit("/", 1)[-1]),
@@ -191,7 +204,12 @@ class GitLabSource:
                 raise ProjectFileNotFound(file_path) from error
             raise
         assert isinstance(response, requests.Response)
-        size = response.headers.get("Content-Length")
+        # requests decodes compressed bodies, so a compressed length would be wrong.
+        size = (
+            None
+            if response.headers.get("Content-Encoding")
+            else response.headers.get("Content-Length")
+        )
 
         def opener() -> BinaryIO:
             return io.BufferedReader(_ChunkReader(response))
