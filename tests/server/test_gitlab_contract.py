@@ -170,3 +170,25 @@ def test_invisible_projects_are_404_to_anonymous_and_lfs_resolves(target: Target
         )
         assert pointer.content.startswith(b"version https://git-lfs.github.com/spec/v1")
         assert content.content == b"WEIGHTS-private"
+
+
+def test_keyset_pagination_of_projects_follows_link_headers(target: Target) -> None:
+    # Given keyset pages of one project, ordered by id
+    url: str | None = f"{target.url}/api/v4/projects"
+    params: dict[str, Any] | None = {
+        "pagination": "keyset",
+        "per_page": 1,
+        "order_by": "id",
+        "sort": "asc",
+    }
+    seen: list[int] = []
+    # When following rel="next" links
+    while url and len(seen) < SAMPLE:
+        response = httpx.get(url, params=params, headers={"PRIVATE-TOKEN": target.token})
+        assert response.status_code == 200
+        seen.extend(p["id"] for p in response.json())
+        url = response.links.get("next", {}).get("url")
+        params = None  # the link carries the cursor and every parameter
+    # Then ids strictly increase, with no page repeated
+    assert len(seen) >= 2
+    assert seen == sorted(set(seen))

@@ -224,3 +224,19 @@ def test_uncatalogued_projects_answer_checks_without_reading_their_repository(
     synced = [path for _, path, user in gitlab.requests if user == "root"]
     assert any(path.endswith("/repository/tree") for path in synced)
     assert not [path for path in synced if path.startswith(f"projects/{project_id}/")]
+
+
+def test_gitlab_items_map_the_readme_front_matter(
+    gitlab: GitLabDouble, api: Callable[..., httpx.Response], gitlab_url: str
+) -> None:
+    # When
+    path = TABLE_PROJECTS["public"]
+    item = api("developer", f"/api/stac/collections/ai-model/items/{path}").json()
+    # Then the default branch's README front matter shapes the item
+    assert item["properties"]["title"] == "Public model"
+    assert item["bbox"] == [-66.0, -15.0, -64.0, -13.0]
+    assert item["properties"]["keywords"] == ["flood"]
+    assert {"name": f"GitLab ({gitlab.url})", "roles": ["host"]} in item["properties"]["providers"]
+    assert item["assets"]["weights.bin"]["href"] == (
+        f"{gitlab_url}/api/download/{path}/repository/weights.bin?ref=main"
+    )
