@@ -391,14 +391,11 @@ def create_app(
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object")
         values = {**dict(request.query_params), **body}
+        # Resolving the caller may call GitLab: keep it off the event loop.
+        caller = await run_in_threadpool(caller_of, request)
         params = parse_search(values, settings)
         document = await run_in_threadpool(
-            feature_collection,
-            core,
-            request,
-            caller_of(request),
-            params,
-            "/api/stac/search",
+            feature_collection, core, request, caller, params, "/api/stac/search"
         )
         return _geojson(document)
 

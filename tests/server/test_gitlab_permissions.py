@@ -240,3 +240,17 @@ def test_gitlab_items_map_the_readme_front_matter(
     assert item["assets"]["weights.bin"]["href"] == (
         f"{gitlab_url}/api/download/{path}/repository/weights.bin?ref=main"
     )
+
+
+def test_post_search_applies_the_callers_permissions(gitlab_url: str) -> None:
+    # When the same POST search is sent anonymously and with the developer's token
+    body = {"collections": ["ai-model"], "limit": 50}
+    anonymous = httpx.post(f"{gitlab_url}/api/stac/search", json=body).json()
+    developer = httpx.post(
+        f"{gitlab_url}/api/stac/search",
+        json=body,
+        headers={"Authorization": "Bearer developer-token"},
+    ).json()
+    # Then each sees what GitLab lets it see
+    assert {f["id"] for f in anonymous["features"]} == {TABLE_PROJECTS["public"]}
+    assert {f["id"] for f in developer["features"]} == set(TABLE_PROJECTS.values())
