@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         default=None,
         help="SQLAlchemy URL of the index (default: sqlite file PROJECTS/.mlops-index.sqlite "
-        "for a local store, in-memory SQLite for GitLab)",
+        "for a local store, a temporary SQLite file for GitLab)",
     )
     serve.add_argument(
         "--mlflow-url", default=None, help="MLflow base URL, for tracking URIs and /api/config/"
@@ -131,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mlops-server: bad configuration: {error}", file=sys.stderr)
         return EXIT_USAGE
     source: ProjectSource
+    cleanups: list[Callable[[], None]] = []
     if args.projects is not None:
         store: Path = args.projects
         source = LocalProjectSource(store)
@@ -146,7 +149,10 @@ def _serve(args: argparse.Namespace) -> int:
             catalog_topics=settings.category_topics,
         )
         where = settings.gitlab_url
-        db_url = args.db or "sqlite://"
+        if args.db is None:  # a private file: sync, webhooks and reads need real connections
+            scratch = Path(tempfile.mkdtemp(prefix="mlops-index-"))
+            cleanups.append(lambda: shutil.rmtree(scratch, ignore_errors=True))
+        db_url = args.db or f"sqlite:///{(scratch / 'index.sqlite').as_posix()}"
         interval = 300.0 if args.sync_interval is None else args.sync_interval
     else:
         print("mlops-server: give --projects DIR or --gitlab-url URL", file=sys.stderr)
@@ -175,6 +181,13 @@ def _serve(args: argparse.Namespace) -> int:
             await super().startup(sockets)
             if self.started:
                 log.info("mlops-server ready on http://%s:%d", args.host, args.port)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # uvicorn re-raises SIGTERM/SIGINT after shutdown, so atexit would never run.
+            index.dispose()
+            for cleanup in cleanups:
+                cleanup()
 
     server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
     server.run()

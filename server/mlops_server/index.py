@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     exists,
     func,
     or_,
@@ -100,6 +101,14 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 
 
+def _sqlite_wal(connection: Any, record: Any) -> None:
+    del record
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
@@ -150,6 +159,9 @@ class Index:
         if url.startswith("sqlite") and (url.endswith(":memory:") or url == "sqlite://"):
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite") and not kwargs:
+            # Readers keep reading the last committed index while a sync or webhook writes.
+            event.listen(self.engine, "connect", _sqlite_wal)
         Base.metadata.create_all(self.engine)
 
     # -- writing ---------------------------------------------------------------------------
