@@ -2,6 +2,7 @@ import {
   accessLabel,
   assetEntries,
   dataRows,
+  descriptionBody,
   downloadPath,
   formatBytes,
   mlflowLinks,
@@ -130,5 +131,24 @@ describe('insert code', () => {
     const code = itemSnippet(DATASET, 'http://x');
     expect(code).toContain('ids=["demo/sen1floods11-bolivia"]');
     expect(code).not.toContain('onnxruntime');
+  });
+});
+
+describe('description', () => {
+  it('drops a first heading that repeats the title, keeps other headings', () => {
+    const item = {
+      ...CLASSIFIER,
+      properties: {
+        title: 'EuroSAT land-use classifier',
+        description: '# EuroSAT land-use classifier\n\nA small MLP.\n\n## Usage'
+      }
+    };
+    expect(descriptionBody(item)).toBe('A small MLP.\n\n## Usage');
+    expect(
+      descriptionBody({
+        ...item,
+        properties: { title: 'Other', description: '# Heading\ntext' }
+      })
+    ).toBe('# Heading\ntext');
   });
 });

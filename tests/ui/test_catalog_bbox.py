@@ -27,7 +27,8 @@ def test_drawing_a_box_over_bolivia_finds_the_flood_dataset_only(
     europe = page.locator(
         f'{PANEL} path.jp-mlops-footprint[data-item-id="demo/eurosat-rgb-samples"]'
     ).bounding_box()
-    assert footprint is not None and europe is not None
+    assert footprint is not None
+    assert europe is not None
 
     # When: the user draws a box a little larger than the Bolivia footprint
     page.locator(f"{PANEL} .jp-mlops-draw-box").click()
@@ -48,8 +49,12 @@ def test_drawing_a_box_over_bolivia_finds_the_flood_dataset_only(
     status = page.locator(f"{PANEL} .jp-mlops-bbox-status")
     expect(status).to_have_text(re.compile(r"^In box "))
     west, south, east, north = (float(v) for v in status.inner_text()[7:].split(","))
-    assert west < -65.95 and south < -14.95 and east > -64.25 and north > -13.2
-    assert east < -30 and north < 20
+    assert west < -65.95
+    assert south < -14.95
+    assert east > -64.25
+    assert north > -13.2
+    assert east < -30
+    assert north < 20
     page.screenshot(path=str(artifacts / "catalog-bbox.png"))
 
     # When: the user drags the box's north-east corner up over Europe

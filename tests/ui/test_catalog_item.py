@@ -16,9 +16,7 @@ def open_classifier(page: Page) -> None:
     page.locator(f"{PANEL} .jp-mlops-search-button").click()
     entry = page.locator(f'{PANEL} .jp-mlops-result[data-item-id="demo/eurosat-lulc-classifier"]')
     entry.dblclick()
-    expect(page.locator(f"{VIEW} .jp-mlops-item-title")).to_have_text(
-        "EuroSAT land-use classifier"
-    )
+    expect(page.locator(f"{VIEW} .jp-mlops-item-title")).to_have_text("EuroSAT land-use classifier")
 
 
 def test_item_view_shows_model_card_and_downloads_an_asset(
@@ -74,7 +72,9 @@ def test_item_view_shows_model_card_and_downloads_an_asset(
     view.locator(".jp-mlops-related-link").click()
 
     # Then: it opens in its own view
-    expect(page.locator(f"{VIEW} .jp-mlops-item-title").filter(has_text="EuroSAT RGB samples")).to_be_visible()
+    expect(
+        page.locator(f"{VIEW} .jp-mlops-item-title").filter(has_text="EuroSAT RGB samples")
+    ).to_be_visible()
 
 
 def test_insert_code_runs_in_a_notebook(page: Page, lab_url: str, artifacts: Path) -> None:

@@ -17,7 +17,7 @@ def luminance(page: Page, selector: str) -> float:
     rgb = page.locator(selector).first.evaluate(
         "node => getComputedStyle(node).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
     )
-    red, green, blue = (channel / 255 for channel in rgb)
+    red, green, blue = (float(channel) / 255 for channel in rgb)
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 

@@ -324,3 +324,20 @@ export function mlflowLinks(
   }
   return links;
 }
+
+/**
+ * The description without a leading Markdown heading that repeats the title (READMEs usually
+ * start with one, and the view already shows the title).
+ *
+ * @param item - the item
+ * @returns Markdown
+ */
+export function descriptionBody(item: IStacItem): string {
+  const text = item.properties.description ?? '';
+  const title = (item.properties.title ?? '').trim().toLowerCase();
+  const match = /^\s*#\s+(.+?)\s*(\n|$)/.exec(text);
+  if (match && title && match[1].trim().toLowerCase() === title) {
+    return text.slice(match[0].length).replace(/^\s+/, '');
+  }
+  return text;
+}

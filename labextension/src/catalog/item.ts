@@ -27,6 +27,7 @@ import {
   accessLabel,
   assetEntries,
   dataRows,
+  descriptionBody,
   downloadPath,
   mlflowLinks,
   modelRows,
@@ -147,7 +148,7 @@ export class ItemView extends Widget {
 
     const description = this.el('section', 'jp-mlops-item-description');
     root.append(description);
-    void this.renderMarkdown(description, item.properties.description ?? '');
+    void this.renderMarkdown(description, descriptionBody(item));
 
     this.appendTable(root, 'Model', 'jp-mlops-model-table', modelRows(item));
     this.appendTable(root, 'Data', 'jp-mlops-data-table', dataRows(item));

@@ -289,27 +289,62 @@ export class CatalogMap {
     if (!append) {
       this.footprints.clearLayers();
       this.layers.clear();
+      this.highlighted = null;
     }
     const total = this.layers.size + items.length;
     const renderer = total > CANVAS_THRESHOLD ? this.canvas : undefined;
+    const features: GeoJSON.Feature[] = [];
     for (const item of items) {
-      if (!item.geometry) {
-        continue;
+      if (item.geometry) {
+        features.push({
+          type: 'Feature',
+          geometry: item.geometry,
+          properties: { id: item.id, title: item.properties.title ?? item.id }
+        });
       }
-      const layer = L.geoJSON(item.geometry, {
+    }
+    // One layer for the whole page: one tooltip and one set of listeners, not one per item.
+    const group = L.geoJSON(
+      { type: 'FeatureCollection', features } as GeoJSON.FeatureCollection,
+      {
         style: FOOTPRINT,
-        renderer
-      } as L.GeoJSONOptions);
-      layer.on('click', () => this.callbacks.select(item.id));
-      layer.on('mouseover', () => this.callbacks.hover?.(item.id));
-      layer.on('mouseout', () => this.callbacks.hover?.(null));
-      layer.bindTooltip(item.properties.title ?? item.id, { sticky: true });
-      this.footprints.addLayer(layer);
-      // Path elements exist once the layer is on the map.
-      layer.eachLayer(path => {
-        (path as L.Path).getElement?.()?.setAttribute('data-item-id', item.id);
+        renderer,
+        pointToLayer: (_point, latlng) =>
+          L.circleMarker(latlng, { ...FOOTPRINT, radius: 5, renderer }),
+        onEachFeature: (feature, layer) => {
+          this.layers.set(String(feature.properties.id), layer as L.Path);
+        }
+      } as L.GeoJSONOptions
+    );
+    const idOf = (event: L.LeafletEvent) =>
+      String(
+        (
+          event as L.LeafletMouseEvent & {
+            layer: L.Layer & { feature: GeoJSON.Feature };
+          }
+        ).layer.feature.properties?.id
+      );
+    group.on('click', event => this.callbacks.select(idOf(event)));
+    group.on('mouseover', event => this.callbacks.hover?.(idOf(event)));
+    group.on('mouseout', () => this.callbacks.hover?.(null));
+    group.bindTooltip(
+      layer =>
+        String(
+          (layer as L.Layer & { feature: GeoJSON.Feature }).feature.properties
+            ?.title
+        ),
+      { sticky: true }
+    );
+    this.footprints.addLayer(group);
+    if (!renderer) {
+      // SVG path elements exist once the layer is on the map.
+      group.eachLayer(layer => {
+        const feature = (layer as L.Layer & { feature: GeoJSON.Feature })
+          .feature;
+        (layer as L.Path)
+          .getElement?.()
+          ?.setAttribute('data-item-id', String(feature.properties?.id));
       });
-      this.layers.set(item.id, layer);
     }
   }
 
@@ -328,12 +363,20 @@ export class CatalogMap {
    * @param zoom - also zoom to it
    */
   highlight(id: string | null, zoom = false): void {
-    this.layers.forEach((layer, key) => {
-      layer.setStyle(key === id ? { ...FOOTPRINT, ...HIGHLIGHT } : FOOTPRINT);
-    });
+    // Restyle only the footprints that change: thousands may be shown.
+    if (this.highlighted !== null && this.highlighted !== id) {
+      this.layers.get(this.highlighted)?.setStyle(FOOTPRINT);
+    }
     const layer = id ? this.layers.get(id) : undefined;
+    layer?.setStyle({ ...FOOTPRINT, ...HIGHLIGHT });
+    layer?.bringToFront();
+    this.highlighted = layer ? id : null;
     if (layer && zoom) {
-      this.map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 8 });
+      const bounds =
+        layer instanceof L.Polyline
+          ? layer.getBounds()
+          : L.latLngBounds([(layer as L.CircleMarker).getLatLng()]);
+      this.map.fitBounds(bounds, { padding: [24, 24], maxZoom: 8 });
     }
   }
 
@@ -349,7 +392,8 @@ export class CatalogMap {
 
   private readonly map: L.Map;
   private readonly footprints = L.featureGroup();
-  private readonly layers = new Map<string, L.GeoJSON>();
+  private readonly layers = new Map<string, L.Path>();
+  private highlighted: string | null = null;
   private tiles: L.TileLayer | null = null;
   private readonly canvas = L.canvas({ padding: 0.2 });
   private box: L.Rectangle | null = null;

@@ -36,6 +36,9 @@ export interface ICatalogOptions {
 /** Delay between the user's last change and the automatic search, in ms. */
 export const SEARCH_DEBOUNCE_MS = 400;
 
+/** Most result entries the list shows; the map still draws every footprint. */
+export const LIST_LIMIT = 500;
+
 /** Collections offered as toggles: id and label. */
 const COLLECTIONS: [string, string][] = [
   ['ai-model', 'Models'],
@@ -292,9 +295,22 @@ export class CatalogPanel extends Widget {
     if (!append) {
       list.replaceChildren();
     }
-    for (const item of fresh) {
-      list.append(this.renderItem(item));
+    // The map shows every footprint; the list stops at LIST_LIMIT entries (a server may answer
+    // pages far larger than the page size asked for).
+    list.querySelector('.jp-mlops-list-more')?.remove();
+    const room = Math.max(0, LIST_LIMIT - list.childElementCount);
+    const entries = document.createDocumentFragment();
+    for (const item of fresh.slice(0, room)) {
+      entries.append(this.renderItem(item));
     }
+    const hidden = this.items.length - Math.min(this.items.length, LIST_LIMIT);
+    if (hidden > 0) {
+      const more = document.createElement('li');
+      more.className = 'jp-mlops-list-more';
+      more.textContent = `${hidden} more on the map; narrow the search to list them.`;
+      entries.append(more);
+    }
+    list.append(entries);
     this.query('.jp-mlops-summary').textContent = summaryText(this.paging);
     this.query('.jp-mlops-more').hidden = !this.paging.hasMore;
   }
