@@ -15,6 +15,15 @@ BOLIVIA = '[data-item-id="demo/sen1floods11-bolivia"]'
 def search_all(page: Page) -> None:
     page.locator(f"{PANEL} .jp-mlops-search-button").click()
     expect(page.locator(f"{PANEL} .jp-mlops-result")).to_have_count(4)
+    # Wait for the zoom-to-results animation to end: footprints stop moving.
+    footprint = page.locator(f"{PANEL} path.jp-mlops-footprint{BOLIVIA}")
+    previous = None
+    for _ in range(50):
+        current = footprint.bounding_box()
+        if current is not None and current == previous:
+            return
+        previous = current
+        page.wait_for_timeout(100)
 
 
 def test_drawing_a_box_over_bolivia_finds_the_flood_dataset_only(
