@@ -155,6 +155,36 @@ def _expiry(auth_state: dict[str, Any]) -> float | None:
     return None
 
 
+class PrivateFile:
+    """A small JSON file only its owner can read (0600 from the first byte), replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            json.dump(data, stream)
+        os.replace(tmp, self.path)
+
+    def delete(self) -> bool:
+        """Remove the file; return whether there was one."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
 class StoredTokenSource:
     """A pasted personal access token, in a file only the user can read (0600)."""
 
@@ -162,31 +192,19 @@ class StoredTokenSource:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._file = PrivateFile(self.path)
 
     async def get(self) -> Credential | None:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        token = data.get("token") if isinstance(data, dict) else None
+        token = (self._file.read() or {}).get("token")
         return Credential(token, self.name) if isinstance(token, str) and token else None
 
     def save(self, token: str) -> None:
-        """Write the token atomically with mode 0600 from the first byte."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as stream:
-            json.dump({"token": token}, stream)
-        os.replace(tmp, self.path)
+        """Keep the token (mode 0600, atomic replace)."""
+        self._file.write({"token": token})
 
     def forget(self) -> bool:
         """Delete the stored token; return whether there was one."""
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return self._file.delete()
 
 
 class TokenManager:

@@ -9,8 +9,6 @@ a 0600 file and refreshed before they expire. The browser never sees a token.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from .auth import Credential, SourceName
+from .auth import Credential, PrivateFile, SourceName
 from .errors import AuthenticationError, BadRequestError, UpstreamError
 
 #: Scopes SharingHub asks for (reference §2.2), minus OpenID ones we do not use.
@@ -144,26 +142,13 @@ class GitLabOAuth:
         return Credential(token, "oauth", expires_at)
 
     def _save(self, data: dict[str, Any]) -> None:
-        self.token_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.token_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as stream:
-            json.dump(data, stream)
-        os.replace(tmp, self.token_path)
+        PrivateFile(self.token_path).write(data)
 
     def load(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.token_path.read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return PrivateFile(self.token_path).read()
 
     def forget(self) -> bool:
-        try:
-            self.token_path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return PrivateFile(self.token_path).delete()
 
 
 class OAuthTokenSource:

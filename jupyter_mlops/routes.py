@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -81,6 +81,15 @@ class MLOpsHandler(APIHandler):
             timeout=self.platform.config.request_timeout,
             client=self.platform.http,
         )
+
+    async def answer(self, call: Callable[[CatalogAPI], Awaitable[dict[str, Any]]]) -> None:
+        """Run one catalog call and answer its JSON, or the error shape."""
+        try:
+            result = await call(await self.catalog())
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        self.finish(json.dumps(result))
 
     def fail(self, error: MLOpsError) -> None:
         self.set_status(error.status)
@@ -293,12 +302,7 @@ class CatalogCollectionsHandler(MLOpsHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            result = await (await self.catalog()).collections()
-        except MLOpsError as error:
-            self.fail(error)
-            return
-        self.finish(json.dumps(result))
+        await self.answer(lambda catalog: catalog.collections())
 
 
 class CatalogItemHandler(MLOpsHandler):
@@ -306,12 +310,7 @@ class CatalogItemHandler(MLOpsHandler):
 
     @tornado.web.authenticated
     async def get(self, collection_id: str, item_id: str) -> None:
-        try:
-            result = await (await self.catalog()).item(collection_id, item_id)
-        except MLOpsError as error:
-            self.fail(error)
-            return
-        self.finish(json.dumps(result))
+        await self.answer(lambda catalog: catalog.item(collection_id, item_id))
 
 
 class CatalogCheckHandler(MLOpsHandler):
@@ -319,12 +318,7 @@ class CatalogCheckHandler(MLOpsHandler):
 
     @tornado.web.authenticated
     async def get(self, project: str) -> None:
-        try:
-            result = await (await self.catalog()).check(project)
-        except MLOpsError as error:
-            self.fail(error)
-            return
-        self.finish(json.dumps(result))
+        await self.answer(lambda catalog: catalog.check(project))
 
 
 class CatalogConfigHandler(MLOpsHandler):
@@ -332,12 +326,7 @@ class CatalogConfigHandler(MLOpsHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            result = await (await self.catalog()).config()
-        except MLOpsError as error:
-            self.fail(error)
-            return
-        self.finish(json.dumps(result))
+        await self.answer(lambda catalog: catalog.config())
 
 
 class DownloadsHandler(MLOpsHandler):
