@@ -68,6 +68,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/mypy server/mlops_server
 	cd labextension && $(BIN)/jlpm lint:check
+	cd labextension && $(BIN)/jlpm test
 
 # Every suite under tests/ but the browser one, which runs on its own (Playwright's sync loop).
 test-python: install system-deps

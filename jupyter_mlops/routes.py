@@ -286,7 +286,9 @@ class CatalogSearchHandler(MLOpsHandler):
             wanted = [
                 c for key, value in params if key == "collections" for c in value.split(",") if c
             ]
-            if not self.platform.multi_collection and len(wanted) != 1:
+            # Upstream SharingHub (known from its /api/config/) takes one collection at a time.
+            upstream = bool(self.platform.catalog_config) and not self.platform.multi_collection
+            if upstream and len(wanted) != 1:
                 result = await catalog.search_each(params, wanted or self.platform.categories)
             else:
                 result = await catalog.search(params)
