@@ -31,6 +31,11 @@ def server_installed() -> bool:
     return importlib.util.find_spec(SERVER_MODULE) is not None
 
 
+def mlflow_installed() -> bool:
+    """Whether MLflow is importable, so the embedded server can mount tracking under /mlflow/."""
+    return importlib.util.find_spec("mlflow") is not None
+
+
 def free_loopback_port() -> int:
     """Ask the OS for a TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -83,6 +88,8 @@ class EmbeddedPlatform:
         port = free_loopback_port()
         url = f"http://127.0.0.1:{port}"
         db_url = f"sqlite:///{self.data_dir / 'index.sqlite'}"
+        # Tracking and registry under /mlflow/ on the same port (SQLite + local artifacts).
+        tracking = ["--mlflow", "--mlflow-data", str(self.data_dir / "mlflow")]
         with self.log_file.open("ab") as log_stream:
             self._process = await asyncio.create_subprocess_exec(
                 self.python,
@@ -98,6 +105,7 @@ class EmbeddedPlatform:
                 "--db",
                 db_url,
                 "--exit-with-parent",
+                *(tracking if mlflow_installed() else []),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_stream,
                 stderr=asyncio.subprocess.STDOUT,

@@ -33,9 +33,10 @@ async def test_info_describes_a_ready_embedded_platform(jp_fetch: Fetch) -> None
     assert info["status"] == "ready", info
     assert info["version"] == __version__
     assert info["embedded"] is True
-    assert info["mlflow_url"] is None
     assert info["gitlab_url"] is None
     url = urlsplit(info["sharinghub_url"])
+    # MLflow is mounted under /mlflow/ on the same loopback server.
+    assert info["mlflow_url"] == f"{info['sharinghub_url']}/mlflow"
     assert url.hostname == "127.0.0.1"
     # The URL is a live mlops-server on loopback.
     async with httpx.AsyncClient() as client:
