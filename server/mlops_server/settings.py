@@ -33,6 +33,9 @@ class Category:
     assets: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     locales: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Default STAC extensions (prefix -> schema URL) of every project in this category, so
+    #: ``mlm:`` front matter of a model flattens without a per-project ``extensions`` entry.
+    extensions: dict[str, str] = field(default_factory=dict)
 
     def feature_enabled(self, name: str) -> bool:
         return self.features.get(name) == "enable"
@@ -104,6 +107,9 @@ def _parse_categories(raw: list[dict[str, Any]]) -> tuple[Category, ...]:
             topic = extra.pop("gitlab_topic", f"sharinghub:{cid}")
             features = {str(k): str(v) for k, v in (extra.pop("features", None) or {}).items()}
             assets = list(extra.pop("assets", None) or [])
+            extensions = extra.pop("extensions", None) or {}
+            if not isinstance(extensions, dict):
+                raise ValueError(f"category {cid}: extensions must map a prefix to a schema URL")
             categories.append(
                 Category(
                     id=str(cid),
@@ -114,6 +120,7 @@ def _parse_categories(raw: list[dict[str, Any]]) -> tuple[Category, ...]:
                     assets=assets,
                     extra=extra,
                     locales=locales,
+                    extensions={str(k): str(v) for k, v in extensions.items()},
                 )
             )
     return tuple(categories)

@@ -225,13 +225,24 @@ class _Builder:
             providers.append({"name": producer, "roles": ["producer"]})
         return providers
 
-    def extensions(self) -> tuple[dict[str, Any], list[str]]:
+    def extension_schemas(self) -> dict[str, str]:
+        """Prefix -> schema URL of the extensions whose front matter keys are flattened.
+
+        The project's own ``extensions`` declaration, then its categories' defaults, then the
+        server-wide list (the server config wins, like upstream).
+        """
         declared = self.meta.get("extensions") or {}
         if not isinstance(declared, dict):
             self.warn("extensions: expected a mapping of prefix to schema URL")
             declared = {}
         schemas = {str(k): str(v) for k, v in declared.items()}
-        schemas.update(self.settings.extensions)  # the server config wins, like upstream
+        for category in self.categories:
+            schemas.update(category.extensions)
+        schemas.update(self.settings.extensions)
+        return schemas
+
+    def extensions(self) -> tuple[dict[str, Any], list[str]]:
+        schemas = self.extension_schemas()
         properties: dict[str, Any] = {}
         used: list[str] = []
         for prefix, schema in schemas.items():
@@ -431,11 +442,9 @@ class _Builder:
             "keywords": keywords,
             "providers": self.providers(),
         }
+        flattened = self.extension_schemas()
         for key, value in self.meta.items():
-            if key in _SPECIAL_KEYS or key in self.settings.extensions:
-                continue
-            declared = self.meta.get("extensions")
-            if isinstance(declared, dict) and key in declared:
+            if key in _SPECIAL_KEYS or key in flattened:
                 continue
             properties[key] = _jsonable(value)
         extension_properties, stac_extensions = self.extensions()
