@@ -1,4 +1,4 @@
-"""Command line: ``mlops-server serve`` and ``mlops-server demo``.
+"""Command line: ``mlops-server serve``, ``mlops-server demo`` and ``mlops-server gitlab-setup``.
 
 ``serve`` catalogs either a local project store (``--projects DIR``) or a GitLab instance
 (``--gitlab-url URL`` or ``gitlab.url`` in ``--config FILE``). Secrets come from the
@@ -86,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="write the demo project store into PATH")
     demo.add_argument("path", type=Path)
     demo.add_argument("--force", action="store_true", help="overwrite an existing store")
+
+    setup = commands.add_parser(
+        "gitlab-setup",
+        help="ensure GitLab's OAuth application and system hook for this platform (idempotent)",
+    )
+    from mlops_server.gitlab_setup import add_arguments
+
+    add_arguments(setup)
+    setup.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     return parser
 
 
@@ -217,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command == "gitlab-setup":
+        from mlops_server.gitlab_setup import main as gitlab_setup
+
+        return gitlab_setup(args, dict(os.environ))
     return _demo(args)
 
 
