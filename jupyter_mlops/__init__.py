@@ -20,7 +20,9 @@ except ImportError:  # pragma: no cover - only in a source tree that was never b
     )
     __version__ = "dev"
 
-__all__ = ["__version__"]
+from .publish import publish
+
+__all__ = ["__version__", "publish"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
+import secrets
 import socket
 import sys
 import time
@@ -24,6 +26,8 @@ from .errors import PlatformUnavailableError
 log = logging.getLogger(__name__)
 
 SERVER_MODULE = "mlops_server"
+#: File of the data folder holding the secret of the server's re-index webhook (mode 0600).
+WEBHOOK_SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name, not a secret
 
 
 def server_installed() -> bool:
@@ -74,6 +78,21 @@ class EmbeddedPlatform:
     def log_file(self) -> Path:
         return self.data_dir / "mlops-server.log"
 
+    @property
+    def webhook_secret_file(self) -> Path:
+        """The 0600 file holding the secret of the server's re-index webhook (for publish)."""
+        return self.data_dir / WEBHOOK_SECRET_FILE
+
+    def _webhook_secret(self) -> str:
+        """A fresh secret for this run, readable only by the user (publishers re-index with it)."""
+        secret = secrets.token_urlsafe(32)
+        path = self.webhook_secret_file
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            stream.write(secret)
+        return secret
+
     async def start(self) -> str:
         """Seed the demo store if needed, start the server and return its base URL."""
         if not server_installed():
@@ -90,6 +109,8 @@ class EmbeddedPlatform:
         db_url = f"sqlite:///{self.data_dir / 'index.sqlite'}"
         # Tracking and registry under /mlflow/ on the same port (SQLite + local artifacts).
         tracking = ["--mlflow", "--mlflow-data", str(self.data_dir / "mlflow")]
+        # Publishing writes into the store, then re-indexes through the webhook route.
+        env = {**os.environ, "MLOPS_WEBHOOK_SECRET": self._webhook_secret()}
         with self.log_file.open("ab") as log_stream:
             self._process = await asyncio.create_subprocess_exec(
                 self.python,
@@ -109,6 +130,7 @@ class EmbeddedPlatform:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_stream,
                 stderr=asyncio.subprocess.STDOUT,
+                env=env,
             )
         await self._wait_healthy(url)
         self.url = url

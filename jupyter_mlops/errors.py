@@ -34,6 +34,26 @@ class BadRequestError(MLOpsError):
     default_reason = "bad_request"
 
 
+class PublishValidationError(BadRequestError):
+    """A publication is invalid; ``field`` names the first bad field, ``errors`` all of them.
+
+    Raised before anything is uploaded. ``errors`` is a list of ``{"field", "message"}``.
+    """
+
+    default_reason = "invalid_metadata"
+
+    def __init__(self, errors: list[dict[str, str]], reason: str | None = None) -> None:
+        first = errors[0]
+        super().__init__(f"{first['field']}: {first['message']}", reason)
+        self.field = first["field"]
+        self.errors = errors
+
+    @classmethod
+    def of(cls, field: str, message: str, reason: str | None = None) -> PublishValidationError:
+        """One error about one field."""
+        return cls([{"field": field, "message": message}], reason)
+
+
 class AuthenticationError(MLOpsError):
     """The platform needs credentials that are missing or were refused."""
 

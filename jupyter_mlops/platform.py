@@ -118,7 +118,10 @@ class Platform:
         runtime = Path(jupyter_runtime_dir())
         runtime.mkdir(parents=True, exist_ok=True)
         self._platform_file = runtime / f"jupyter-mlops-{os.getpid()}.json"
-        self._platform_file.write_text(json.dumps(asdict(endpoints)))
+        known: dict[str, Any] = asdict(endpoints)
+        if self._embedded is not None:  # publish() writes local projects here (no secret)
+            known["embedded_data_dir"] = str(self._embedded.data_dir)
+        self._platform_file.write_text(json.dumps(known))
         os.environ[PLATFORM_FILE_ENV] = str(self._platform_file)
 
     async def _discover(self, sharinghub_url: str | None) -> Endpoints:

@@ -87,6 +87,11 @@ class Project:
     id: int = 0
     commit_message: str = "Initial commit"
     commit_sha: str = ""
+    #: Commits, oldest first: ``{"id", "message", "actions": [(action, path), ...]}``.
+    history: list[dict[str, Any]] = field(default_factory=list)
+    #: Git LFS objects linked to the project: oid -> content.
+    lfs_objects: dict[str, bytes] = field(default_factory=dict)
+    lfs_enabled: bool = True
 
     @property
     def namespace(self) -> str:
@@ -105,6 +110,36 @@ class Project:
         return (
             f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n"
         ).encode()
+
+
+@dataclass
+class Group:
+    """A GitLab group (a namespace for projects) and its direct members.
+
+    Members of a group have their role on every project of the group (inherited membership).
+    """
+
+    path: str
+    members: dict[str, int] = field(default_factory=dict)
+    visibility: str = "private"
+    name: str = ""
+    id: int = 0
+
+
+@dataclass
+class Failure:
+    """An injected failure: the ``skip``+1-th call of ``step`` answers ``status``.
+
+    Steps: ``create_project``, ``update_project``, ``commit``, ``lfs_batch``, ``lfs_upload``,
+    ``lfs_verify``. With ``after`` the call takes effect first, then fails (the answer is
+    lost, as when a proxy times out): the retry must cope with work already done.
+    """
+
+    step: str
+    status: int = 500
+    after: bool = False
+    skip: int = 0
+    times: int = 1
 
 
 @dataclass
@@ -127,9 +162,15 @@ class GitLabState:
         self.users: dict[str, User] = {}
         self.projects: dict[int, Project] = {}
         self.hooks: list[Hook] = []
+        self.groups: dict[int, Group] = {}
+        self.failures: list[Failure] = []
+        #: Whether LFS batch answers carry a ``verify`` action (the LFS spec allows it; GitLab
+        #: itself sends upload actions only).
+        self.lfs_verify = True
         self.sender: Sender | None = None
         self._next_user = 1
         self._next_project = 1
+        self._next_group = 1
         for user in users or []:
             self.add_user(user)
         for project in projects or []:
@@ -147,7 +188,10 @@ class GitLabState:
             self.users[user.username] = user
             return user
 
-    def add_project(self, project: Project, *, notify: bool = False) -> Project:
+    def add_project(
+        self, project: Project, *, notify: bool = False, empty: bool = False
+    ) -> Project:
+        """Add a project; ``empty`` for one created without a repository commit (API)."""
         with self.lock:
             if project.visibility not in VISIBILITIES:
                 raise ValueError(f"visibility must be one of {VISIBILITIES}")
@@ -155,11 +199,64 @@ class GitLabState:
                 project.id = self._next_project
             self._next_project = max(self._next_project, project.id) + 1
             project.name = project.name or project.path.rsplit("/", 1)[-1]
-            self._new_commit(project)
+            if not empty:
+                self._new_commit(project)
             self.projects[project.id] = project
         if notify:
             self._fire(project, "project_create", {})
         return project
+
+    def add_group(self, group: Group) -> Group:
+        with self.lock:
+            if group.visibility not in VISIBILITIES:
+                raise ValueError(f"visibility must be one of {VISIBILITIES}")
+            if not group.id:
+                group.id = self._next_group
+            self._next_group = max(self._next_group, group.id) + 1
+            group.name = group.name or group.path.rsplit("/", 1)[-1]
+            self.groups[group.id] = group
+            return group
+
+    def group(self, ref: str) -> Group | None:
+        """A group by numeric id or full path."""
+        with self.lock:
+            for group in self.groups.values():
+                if str(group.id) == ref or group.path == ref:
+                    return group
+        return None
+
+    def user_namespace_id(self, user: User) -> int:
+        """Namespace id of a user's personal namespace (distinct from group ids)."""
+        return 10_000 + user.id
+
+    def fail(
+        self, step: str, status: int = 500, *, after: bool = False, skip: int = 0, times: int = 1
+    ) -> Failure:
+        """Inject a failure of a publish step (see :class:`Failure`)."""
+        failure = Failure(step, status, after, skip, times)
+        with self.lock:
+            self.failures.append(failure)
+        return failure
+
+    def failure_for(self, step: str) -> Failure | None:
+        """Consume the injected failure due for this call of ``step``, if any."""
+        with self.lock:
+            for failure in self.failures:
+                if failure.step != step or failure.times <= 0:
+                    continue
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    return None
+                failure.times -= 1
+                return failure
+        return None
+
+    def commit(self, project: Project, message: str, actions: list[tuple[str, str]]) -> None:
+        """Record a commit of already-applied file changes (new sha, history, activity)."""
+        with self.lock:
+            project.commit_message = message
+            project.last_activity_at = datetime.now(UTC)
+            self._new_commit(project, actions)
 
     def add_hook(self, url: str, token: str | None = None, project: str | None = None) -> Hook:
         """Register a webhook; ``project`` (full path) for a project hook, else system hook."""
@@ -188,10 +285,13 @@ class GitLabState:
         return None
 
     def access_level(self, user: User | None, project: Project) -> int:
-        """The user's direct role on the project (0 when not a member)."""
+        """The user's role on the project, direct or from its group (0 when not a member)."""
         if user is None:
             return 0
-        return project.members.get(user.username, 0)
+        direct = project.members.get(user.username, 0)
+        group = self.group(project.namespace) if project.namespace else None
+        inherited = group.members.get(user.username, 0) if group is not None else 0
+        return max(direct, inherited)
 
     def can_see(self, user: User | None, project: Project) -> bool:
         if project.visibility == "public" or (user is not None and user.admin):
@@ -280,12 +380,18 @@ class GitLabState:
             raise KeyError(path)
         return project
 
-    def _new_commit(self, project: Project) -> None:
+    def _new_commit(self, project: Project, actions: list[tuple[str, str]] | None = None) -> None:
         digest = hashlib.sha1(usedforsecurity=False)
         digest.update(project.commit_sha.encode())
+        digest.update(project.commit_message.encode())
         for name in sorted(project.files):
             digest.update(name.encode() + b"\0" + project.stored(name))
         project.commit_sha = digest.hexdigest()
+        if actions is None:
+            actions = [("update", name) for name in sorted(project.files)]
+        project.history.append(
+            {"id": project.commit_sha, "message": project.commit_message, "actions": actions}
+        )
 
     def _fire(self, project: Project, event: str, extra: dict[str, Any]) -> None:
         if self.sender is None:
