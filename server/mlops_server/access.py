@@ -1,10 +1,15 @@
 """Who may see what: the one place where visibility and access levels are decided.
 
 A request's caller is resolved from its token, in upstream SharingHub's order (``gitlab_token``
-query parameter, ``X-Gitlab-Token`` header) plus ``Authorization: Bearer``, then the server's
-default token, then public mode; otherwise the request is a 401. Tokens are checked against
-GitLab once per TTL: the answer (is the user an admin, which projects is it a member of, with
-which role) is cached under a hash of the token, never the token itself.
+query parameter, ``X-Gitlab-Token`` header) plus ``Authorization: Bearer`` (explicit
+credentials first), then the OAuth session cookie (``sharinghub-session``), then the server's
+default token, then public mode; otherwise the request is a 401. A session whose token GitLab
+refuses is refreshed once; when that fails the session is forgotten and the request goes on
+down the list (a stale cookie must not lock a browser out of public pages).
+
+Tokens are checked against GitLab once per TTL: the answer (is the user an admin, which
+projects is it a member of, with which role) is cached under a hash of the token, never
+the token itself.
 
 GitLab's rules, applied to the index:
 
@@ -27,7 +32,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
@@ -59,6 +64,21 @@ class Membership:
 
     admin: bool = False
     roles: Mapping[int, int] = field(default_factory=dict)
+    #: Public profile of the token's user (id, username, name, avatar_url, web_url).
+    user: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SessionTokens(Protocol):
+    """GitLab tokens held in the request's session (the OAuth login, ``oauth.py``)."""
+
+    def session_token(self, request: Request) -> str | None:
+        """The session's access token (refreshed first when known to be expired)."""
+        ...
+
+    def refreshed_token(self, request: Request) -> str | None:
+        """Refresh the session's token after GitLab refused it; None (and the session
+        forgotten) when it cannot be refreshed."""
+        ...
 
 
 class MembershipLookup(Protocol):
@@ -74,7 +94,7 @@ class Caller:
     """The identity behind a request.
 
     ``token`` is the GitLab token to act with (``None`` in public mode); ``via`` says where it
-    came from (``query``, ``header``, ``bearer``, ``default`` or ``public``).
+    came from (``query``, ``header``, ``bearer``, ``session``, ``default`` or ``public``).
     """
 
     token: str | None = field(default=None, repr=False)
@@ -82,6 +102,7 @@ class Caller:
     authenticated: bool = False
     admin: bool = False
     roles: Mapping[int, int] = field(default_factory=dict)
+    user: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def anonymous(self) -> bool:
@@ -142,7 +163,7 @@ def _token_of(request: Request) -> tuple[str | None, str]:
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), "bearer"
-    return None, "public"
+    return None, "public"  # the session cookie comes next (AccessPolicy.caller)
 
 
 class AccessPolicy:
@@ -158,6 +179,8 @@ class AccessPolicy:
         Token used for requests without one (upstream ``gitlab.oauth.default-token``).
     ttl
         Seconds a token's memberships are trusted before asking GitLab again.
+    sessions
+        Tokens of OAuth sessions (the ``sharinghub-session`` cookie); None without login.
     """
 
     def __init__(
@@ -167,8 +190,10 @@ class AccessPolicy:
         allow_public: bool = True,
         default_token: str | None = None,
         ttl: float = 60.0,
+        sessions: SessionTokens | None = None,
     ) -> None:
         self.lookup = lookup
+        self.sessions = sessions
         self.allow_public = allow_public
         self._default_token = default_token
         self.ttl = ttl
@@ -180,39 +205,74 @@ class AccessPolicy:
         if self.lookup is None:
             return ANONYMOUS
         token, via = _token_of(request)
+        if token is None and self.sessions is not None and "session" in request.scope:
+            found = self._session_caller(request)
+            if found is not None:
+                return found
         if token is None and self._default_token:
             token, via = self._default_token, "default"
         if token is None:
             if self.allow_public:
                 return ANONYMOUS
             raise Unauthorized(MISSING_TOKEN_MESSAGE)
-        membership = self.membership(token)
+        return self._caller(token, via, self.membership(token))
+
+    @staticmethod
+    def _caller(token: str, via: str, membership: Membership) -> Caller:
         return Caller(
             token=token,
             via=via,
             authenticated=True,
             admin=membership.admin,
             roles=membership.roles,
+            user=membership.user,
         )
 
+    def _session_caller(self, request: Request) -> Caller | None:
+        """The caller behind the session cookie, refreshing its token once if refused."""
+        assert self.sessions is not None
+        token = self.sessions.session_token(request)
+        if token is None:
+            return None
+        try:
+            return self._caller(token, "session", self._lookup(token))
+        except InvalidToken:
+            self.forget(token)
+        token = self.sessions.refreshed_token(request)
+        if token is None:
+            return None
+        return self._caller(token, "session", self.membership(token))
+
     def membership(self, token: str) -> Membership:
-        """The token's memberships, from the cache when fresh."""
+        """The token's memberships, from the cache when fresh; 401 when GitLab refuses."""
+        try:
+            return self._lookup(token)
+        except InvalidToken:
+            raise Unauthorized("Invalid token: GitLab refused it") from None
+
+    @staticmethod
+    def _key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def _lookup(self, token: str) -> Membership:
         assert self.lookup is not None
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = self._key(token)
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        try:
-            membership = self.lookup.memberships(token)
-        except InvalidToken:
-            raise Unauthorized("Invalid token: GitLab refused it") from None
+        membership = self.lookup.memberships(token)
         with self._lock:
             self._cache[key] = (now + self.ttl, membership)
             if len(self._cache) > 10_000:  # bound memory: drop expired entries
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         return membership
+
+    def forget(self, token: str) -> None:
+        """Drop one token's cached memberships (logout, refused session token)."""
+        with self._lock:
+            self._cache.pop(self._key(token), None)
 
     def invalidate(self) -> None:
         """Forget every cached membership (after a GitLab membership event)."""

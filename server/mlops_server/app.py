@@ -39,7 +39,9 @@ from mlops_server.errors import (
 )
 from mlops_server.filters import queryables
 from mlops_server.index import Index, IndexedItem, IndexQuery
+from mlops_server.oauth import GitLabLogin, install_auth_routes
 from mlops_server.search import SearchParams, encode_cursor, parse_search
+from mlops_server.sessions import EncryptedSessionMiddleware
 from mlops_server.settings import Category, Settings
 from mlops_server.sources.base import ProjectFileNotFound, ProjectNotFound, ProjectSource
 from mlops_server.stac import catalog
@@ -260,6 +262,11 @@ def create_app(
         Shared secret GitLab sends in ``X-Gitlab-Token`` to ``POST /api/webhooks/gitlab``;
         webhooks are refused when None.
     """
+    login = (
+        GitLabLogin(settings.gitlab_url, settings.oauth)
+        if settings.oauth is not None and settings.gitlab_url
+        else None
+    )
     if policy is None:
         lookup = cast(MembershipLookup, source) if hasattr(source, "memberships") else None
         policy = AccessPolicy(
@@ -267,6 +274,7 @@ def create_app(
             allow_public=settings.allow_public,
             default_token=settings.default_token,
             ttl=settings.access_cache_ttl,
+            sessions=login,
         )
     app = FastAPI(
         title="mlops-server",
@@ -280,6 +288,9 @@ def create_app(
     caller_of = policy.caller
     app.state.catalog = core
     _install_error_handlers(app)
+    if login is not None:  # the OAuth login keeps its tokens in the encrypted session cookie
+        app.add_middleware(EncryptedSessionMiddleware, settings=settings.session)
+    install_auth_routes(app, settings, policy, login)
 
     @app.get("/status")
     def status() -> list[dict[str, Any]]:
@@ -296,14 +307,21 @@ def create_app(
     def auth_info(request: Request) -> dict[str, Any]:
         """Whether the request is authenticated by a user token (200) or not (401).
 
-        Unlike upstream, the token itself is never echoed back, and callers served by the
-        default token or public mode get a 401 (upstream answers 200 with an empty token in
-        public mode, which MLflow SharingHub mistakes for a signed-in user).
+        The answer names the token's source (``session`` after a GitLab login) and its
+        user's public profile. Unlike upstream, the token itself is never echoed back, and
+        callers served by the default token or public mode get a 401 (upstream answers 200
+        with an empty token in public mode, which MLflow SharingHub mistakes for a signed-in
+        user).
         """
         caller = caller_of(request)
         if caller.anonymous or caller.via == "default":
             raise Unauthorized("Not authenticated (anonymous, public mode or default token)")
-        return {"authenticated": True, "token_source": caller.via, "admin": caller.admin}
+        return {
+            "authenticated": True,
+            "token_source": caller.via,
+            "admin": caller.admin,
+            "user": dict(caller.user),
+        }
 
     @app.get("/api/stac")
     @app.get("/api/stac/", include_in_schema=False)

@@ -22,8 +22,8 @@ def config_document(settings: Settings, base_url: str) -> dict[str, Any]:
     root = dict(settings.root.extra)
     root["locales"] = settings.root.locales
     return {
-        "auth": "token",
-        "store": None,
+        "auth": "oauth2" if settings.oauth is not None else "token",
+        "store": settings.store.mode if settings.store is not None else None,
         "gitlab": {"url": settings.gitlab_url},
         "jupyterlab": {"url": None},
         "mlflow": {"type": settings.mlflow_type, "url": mlflow_url},

@@ -4,8 +4,11 @@ The catalog part (root catalog, categories, STAC extensions) is read from the pa
 ``config.yaml``, shaped like upstream SharingHub's ``stac`` config so deployments can carry
 their knowledge over. ``--config FILE`` may also be an upstream SharingHub YAML file (keys
 ``gitlab.*``, ``stac.root``, ``stac.categories``, ``stac.extensions``, ``stac.search.page-size``,
-``mlflow.*``), with upstream's environment overrides (``GITLAB_URL``, ``GITLAB_ALLOW_PUBLIC``,
-``GITLAB_OAUTH_DEFAULT_TOKEN``, ``MLFLOW_URL``, ``MLFLOW_TYPE``,
+``mlflow.*``, ``server.session.*``, ``server.allowed-origins``, ``gitlab.oauth.*``,
+``services.store`` + ``s3.*``), with upstream's environment overrides (``GITLAB_URL``,
+``GITLAB_ALLOW_PUBLIC``, ``GITLAB_OAUTH_DEFAULT_TOKEN``, ``GITLAB_OAUTH_CLIENT_ID``,
+``GITLAB_OAUTH_CLIENT_SECRET``, ``SESSION_SECRET_KEY``, ``SESSION_COOKIE``, ``SESSION_DOMAIN``,
+``SESSION_MAX_AGE``, ``STORE_MODE``, ``S3_*``, ``MLFLOW_URL``, ``MLFLOW_TYPE``,
 ``STAC_SEARCH_PAGE_DEFAULT_SIZE``). Command-line options win over both.
 """
 
@@ -50,6 +53,59 @@ class RootConfig:
     locales: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+# Upstream's OAuth scopes minus the OpenID ones (no ID token is used).
+DEFAULT_OAUTH_SCOPES = "api read_user read_repository write_repository"
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """The GitLab OAuth application behind ``/api/auth/login`` (``gitlab.oauth.*``)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: str = DEFAULT_OAUTH_SCOPES
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The session cookie (``server.session.*``).
+
+    ``secret_key`` None means a random key per process: sessions then end with the process
+    and are not shared between replicas (upstream defaults to an empty, insecure key).
+    ``https_only`` None marks the cookie ``Secure`` when the request came over https.
+    """
+
+    secret_key: str | None = field(default=None, repr=False)
+    cookie: str = "sharinghub-session"
+    domain: str | None = None
+    max_age: int = 3600
+    https_only: bool | None = None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The DVC HTTP remote over S3 (``services.store`` and upstream's ``s3.*`` keys).
+
+    Objects live at ``<prefix><project id>/<path>`` in ``bucket``. Credentials None fall back
+    to boto3's own chain (``AWS_ACCESS_KEY_ID``, instance roles...). ``read_level`` is the
+    upstream access level needed to read (2 = reporter, upstream requires 3 = developer);
+    writes need 3. ``download`` is ``redirect`` (307 to a presigned URL, upstream) or
+    ``stream`` (through this server, for S3 endpoints clients cannot reach).
+    """
+
+    mode: str
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None
+    region: str | None = None
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    presigned_expiration: int = 3600
+    upload_chunk_size: int = 6_000_000
+    read_level: int = 2
+    download: str = "redirect"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to know that is not project data."""
@@ -66,6 +122,10 @@ class Settings:
     allow_public: bool = True
     default_token: str | None = field(default=None, repr=False)
     access_cache_ttl: float = 60.0
+    oauth: OAuthSettings | None = None
+    session: SessionSettings = field(default_factory=SessionSettings)
+    store: StoreSettings | None = None
+    allowed_origins: tuple[str, ...] = ()
 
     def category(self, category_id: str) -> Category | None:
         for category in self.categories:
@@ -142,6 +202,86 @@ def _from_upstream(raw: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
+def _pick(env: Mapping[str, str], name: str, section: Mapping[str, Any], key: str) -> Any:
+    """Upstream's rule: the environment variable wins over the YAML value."""
+    value = env.get(name)
+    return value if value not in (None, "") else section.get(key)
+
+
+def _oauth(env: Mapping[str, str], gitlab: Mapping[str, Any]) -> OAuthSettings | None:
+    oauth = dict(gitlab.get("oauth") or {})
+    # Upstream nests the client under gitlab.oauth; accept it directly under gitlab too.
+    client_id = _pick(env, "GITLAB_OAUTH_CLIENT_ID", oauth, "client-id") or gitlab.get("client-id")
+    secret = _pick(env, "GITLAB_OAUTH_CLIENT_SECRET", oauth, "client-secret") or gitlab.get(
+        "client-secret"
+    )
+    if not client_id or not secret:
+        return None
+    scopes = oauth.get("scopes") or DEFAULT_OAUTH_SCOPES
+    if isinstance(scopes, list):
+        scopes = " ".join(str(s) for s in scopes)
+    return OAuthSettings(str(client_id), str(secret), str(scopes))
+
+
+def _session(env: Mapping[str, str], server: Mapping[str, Any]) -> SessionSettings:
+    session = dict(server.get("session") or {})
+    secret = _pick(env, "SESSION_SECRET_KEY", session, "secret-key")
+    if not secret:  # upstream also reads <SECRET_DIR>/sessionSecretKey
+        secret_file = Path(env.get("SECRET_DIR") or "/var/lib/secret") / "sessionSecretKey"
+        if secret_file.is_file():
+            secret = secret_file.read_text("utf-8").strip()
+    https_only = session.get("https-only")
+    return SessionSettings(
+        secret_key=str(secret) if secret else None,
+        cookie=str(_pick(env, "SESSION_COOKIE", session, "cookie") or "sharinghub-session"),
+        domain=str(_pick(env, "SESSION_DOMAIN", session, "domain") or "") or None,
+        max_age=int(_pick(env, "SESSION_MAX_AGE", session, "max-age") or 3600),
+        https_only=None if https_only is None else _truthy(https_only),
+    )
+
+
+_STORE_ROLES = {"reporter": 2, "developer": 3}
+
+
+def _store(env: Mapping[str, str], raw: Mapping[str, Any]) -> StoreSettings | None:
+    services = dict(raw.get("services") or {})
+    store = dict(services.get("store") or {})
+    s3 = dict(raw.get("s3") or {})
+    mode = env.get("STORE_MODE") or store.get("mode") or ("http" if s3.get("enable") else None)
+    if not mode:
+        return None
+    bucket = _pick(env, "S3_BUCKET", s3, "bucket") or store.get("bucket")
+    if not bucket:
+        raise ValueError("services.store is enabled but no S3 bucket is set (s3.bucket)")
+    read = str(store.get("read-access") or "reporter")
+    if read not in _STORE_ROLES:
+        raise ValueError("services.store.read-access: expected reporter or developer")
+    download = str(store.get("download") or "redirect")
+    if download not in ("redirect", "stream"):
+        raise ValueError("services.store.download: expected redirect or stream")
+    return StoreSettings(
+        mode=str(mode),
+        bucket=str(bucket),
+        prefix=str(store.get("prefix") or s3.get("prefix") or ""),
+        endpoint=_pick(env, "S3_ENDPOINT_URL", s3, "endpoint") or store.get("endpoint"),
+        region=_pick(env, "S3_REGION_NAME", s3, "region") or store.get("region"),
+        access_key=_pick(env, "S3_ACCESS_KEY", s3, "access-key"),
+        secret_key=_pick(env, "S3_SECRET_KEY", s3, "secret-key"),
+        presigned_expiration=int(
+            _pick(env, "S3_PRESIGNED_EXPIRATION", s3, "presigned-expiration") or 3600
+        ),
+        upload_chunk_size=int(_pick(env, "S3_UPLOAD_CHUNK_SIZE", s3, "upload-chunk-size") or 6e6),
+        read_level=_STORE_ROLES[read],
+        download=download,
+    )
+
+
+def _origins(env: Mapping[str, str], server: Mapping[str, Any]) -> tuple[str, ...]:
+    value = env.get("ALLOWED_ORIGINS")
+    origins = value.split() if value else list(server.get("allowed-origins") or [])
+    return tuple(str(o).rstrip("/") for o in origins)
+
+
 def load_settings(
     config_path: Path | None = None,
     *,
@@ -180,6 +320,7 @@ def load_settings(
     gitlab = dict(upstream.get("gitlab") or {})
     mlflow = dict(upstream.get("mlflow") or {})
     oauth = dict(gitlab.get("oauth") or {})
+    server = dict(upstream.get("server") or {})
     gitlab_url = gitlab_url or env.get("GITLAB_URL") or gitlab.get("url")
     allow_public = _truthy(env.get("GITLAB_ALLOW_PUBLIC", gitlab.get("allow-public", False)))
     default_token = env.get("GITLAB_OAUTH_DEFAULT_TOKEN") or oauth.get("default-token")
@@ -214,4 +355,8 @@ def load_settings(
         allow_public=allow_public if gitlab_url else True,
         default_token=str(default_token) if default_token else None,
         access_cache_ttl=float(env.get("MLOPS_ACCESS_CACHE_TTL") or 60.0),
+        oauth=_oauth(env, gitlab) if gitlab_url else None,
+        session=_session(env, server),
+        store=_store(env, upstream),
+        allowed_origins=_origins(env, server),
     )

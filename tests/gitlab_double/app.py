@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.gitlab_double.model import GitLabState, Project, User, blob_id
+from tests.gitlab_double.oauth import OAuthProvider
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -53,8 +54,12 @@ class GitLabApp:
         # (method, decoded path after /api/v4, username or None) of every call, for counting.
         self.requests: list[tuple[str, str, str | None]] = []
         self.web = "http://gitlab.example"
+        self.oauth = OAuthProvider(state)  # /oauth/authorize, /oauth/token, /oauth/revoke
         self.app = Starlette(
-            routes=[Route("/api/v4/{rest:path}", self.dispatch, methods=["GET", "HEAD"])]
+            routes=[
+                *self.oauth.routes,
+                Route("/api/v4/{rest:path}", self.dispatch, methods=["GET", "HEAD"]),
+            ]
         )
 
     # -- plumbing --------------------------------------------------------------------------

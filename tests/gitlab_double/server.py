@@ -14,6 +14,7 @@ import uvicorn
 
 from tests.gitlab_double.app import GitLabApp
 from tests.gitlab_double.model import GitLabState, Hook, Project, User
+from tests.gitlab_double.oauth import OAuthProvider
 
 
 def free_port() -> int:
@@ -74,6 +75,11 @@ class GitLabDouble:
     @property
     def requests(self) -> list[tuple[str, str, str | None]]:
         return self._app.requests
+
+    @property
+    def oauth(self) -> OAuthProvider:
+        """GitLab as an OAuth provider: register applications, sign browsers in."""
+        return self._app.oauth
 
     def start(self) -> GitLabDouble:
         self._thread.start()

@@ -248,5 +248,6 @@ class GitLabSource:
             raise
         finally:
             client.session.close()
-        admin = isinstance(user, dict) and bool(user.get("is_admin"))
-        return Membership(admin=admin, roles=roles)
+        profile = user if isinstance(user, dict) else {}
+        public = {k: profile.get(k) for k in ("id", "username", "name", "avatar_url", "web_url")}
+        return Membership(admin=bool(profile.get("is_admin")), roles=roles, user=public)
