@@ -14,7 +14,14 @@ from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -154,6 +161,10 @@ class Catalog:
         return page.items, page.matched
 
 
+# Paging cursors, and a token that must never be echoed into a link.
+_CURSOR_KEYS = frozenset({"token", "after", "before", "gitlab_token"})
+
+
 def _page_url(base: str, path: str, echo: dict[str, str], **paging: str) -> str:
     query = urlencode({**echo, **paging})
     return f"{base}{path}?{query}" if query else f"{base}{path}"
@@ -166,7 +177,10 @@ def feature_collection(
     params: SearchParams,
     route_path: str,
     collection_id: str | None = None,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One page of results. ``body`` is a POST search's JSON body: its paging links are then
+    POST links carrying the same body with the page cursor (STAC API item search)."""
     items, matched = core.search(caller, params)
     base = base_url_of(request)
     features = [
@@ -202,29 +216,24 @@ def feature_collection(
                 "href": base + collection_href(collection_id),
             }
         )
+    def page_link(rel: str, cursor: str, offset: int) -> dict[str, Any]:
+        if body is None:
+            href = _page_url(base, route_path, params.echo, **{cursor: encode_cursor(offset)})
+            return {"rel": rel, "type": GEOJSON, "href": href}
+        kept = {k: v for k, v in body.items() if k not in _CURSOR_KEYS}
+        return {
+            "rel": rel,
+            "type": GEOJSON,
+            "href": f"{base}{route_path}",
+            "method": "POST",
+            "body": {**kept, cursor: encode_cursor(offset)},
+            "merge": False,
+        }
+
     if params.offset > 0:
-        links.append(
-            {
-                "rel": "prev",
-                "type": GEOJSON,
-                "href": _page_url(
-                    base, route_path, params.echo, before=encode_cursor(params.offset)
-                ),
-            }
-        )
+        links.append(page_link("prev", "before", params.offset))
     if params.offset + len(features) < matched:
-        links.append(
-            {
-                "rel": "next",
-                "type": GEOJSON,
-                "href": _page_url(
-                    base,
-                    route_path,
-                    params.echo,
-                    after=encode_cursor(params.offset + len(features)),
-                ),
-            }
-        )
+        links.append(page_link("next", "after", params.offset + len(features)))
     return {
         "type": "FeatureCollection",
         "stac_version": STAC_VERSION,
@@ -280,9 +289,10 @@ def create_app(
         title="mlops-server",
         version=__version__,
         description="SharingHub-compatible catalog of the jupyter-mlops platform.",
-        docs_url="/api/docs",
-        redoc_url="/api/redoc",
-        openapi_url="/openapi.json",
+        # Served below: the description with its OpenAPI media type (the root's service-desc).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     core = Catalog(settings, source, index, policy)
     caller_of = policy.caller
@@ -291,6 +301,18 @@ def create_app(
     if login is not None:  # the OAuth login keeps its tokens in the encrypted session cookie
         app.add_middleware(EncryptedSessionMiddleware, settings=settings.session)
     install_auth_routes(app, settings, policy, login)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi(), media_type=catalog.OPENAPI_MEDIA_TYPE)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} API")
+
+    @app.get("/api/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} API")
 
     @app.get("/status")
     def status() -> list[dict[str, Any]]:
@@ -411,9 +433,9 @@ def create_app(
         values = {**dict(request.query_params), **body}
         # Resolving the caller may call GitLab: keep it off the event loop.
         caller = await run_in_threadpool(caller_of, request)
-        params = parse_search(values, settings)
+        params = parse_search(values, settings, json_body=True)
         document = await run_in_threadpool(
-            feature_collection, core, request, caller, params, "/api/stac/search"
+            feature_collection, core, request, caller, params, "/api/stac/search", None, body
         )
         return _geojson(document)
 

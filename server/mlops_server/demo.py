@@ -223,6 +223,8 @@ def _projects() -> list[DemoProject]:
                             "roles": ["mlm:model"],
                             "title": "ONNX model",
                             "mlm:artifact_type": "onnx",
+                            # The bands MLM's input names, described where MLM looks for them.
+                            "eo:bands": [{"name": band} for band in SENTINEL2_BANDS],
                         },
                         "*.json",
                     ],
@@ -261,7 +263,11 @@ def _projects() -> list[DemoProject]:
                                     "data_type": "float32",
                                 },
                                 "classification:classes": [
-                                    {"value": i, "name": name}
+                                    {
+                                        "value": i,
+                                        "name": name,
+                                        "description": f"EuroSAT class {name}",
+                                    }
                                     for i, name in enumerate(EUROSAT_CLASSES)
                                 ],
                                 "post_processing_function": None,
@@ -374,7 +380,18 @@ area are real.
                         "spatial": [-66.0, -15.0, -64.0, -13.0],
                         "temporal": ["2018-02-15T00:00:00Z", "2018-02-15T23:59:59Z"],
                     },
-                    "assets": [{"glob": "*.onnx", "roles": ["mlm:model"], "title": "ONNX model"}],
+                    "assets": [
+                        {
+                            "glob": "*.onnx",
+                            "roles": ["mlm:model"],
+                            "title": "ONNX model",
+                            "mlm:artifact_type": "onnx",
+                            "eo:bands": [
+                                {"name": "VV", "description": "Sentinel-1 VV backscatter (dB)"},
+                                {"name": "VH", "description": "Sentinel-1 VH backscatter (dB)"},
+                            ],
+                        }
+                    ],
                     "related": {"dataset": f"{NAMESPACE}/sen1floods11-bolivia"},
                     "extensions": {
                         "mlm": "https://stac-extensions.github.io/mlm/v1.5.2/schema.json"

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     create_engine,
     delete,
     event,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -287,6 +289,23 @@ class Index:
             row = session.scalars(stmt).first()
             return self._to_items(session, [row])[0] if row is not None else None
 
+    @staticmethod
+    def _temporal_condition(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+        """Items whose declared temporal extent meets ``start``/``end``.
+
+        An instant query also matches an item whose ``datetime`` property (GitLab's last
+        activity, as upstream maps it) is exactly that instant, so that searching for a
+        ``datetime`` read off an item finds it (STAC API). Intervals use the extent only:
+        otherwise an open interval would return every recently edited project.
+        """
+        in_extent = and_(
+            true() if start is None else ItemRow.end >= _naive_utc(start),
+            true() if end is None else ItemRow.start <= _naive_utc(end),
+        )
+        if start is not None and start == end:
+            return or_(in_extent, ItemRow.datetime == _naive_utc(start))
+        return in_extent
+
     def search(self, query: IndexQuery) -> IndexPage:
         visible: ColumnElement[bool] = ItemRow.visibility.in_(query.visibilities)
         if query.project_ids:
@@ -320,10 +339,8 @@ class Index:
                     ItemRow.maxy >= qminy,
                 ]
             )
-        if query.start is not None:
-            conditions.append(ItemRow.end >= _naive_utc(query.start))
-        if query.end is not None:
-            conditions.append(ItemRow.start <= _naive_utc(query.end))
+        if query.start is not None or query.end is not None:
+            conditions.append(self._temporal_condition(query.start, query.end))
 
         order = []
         for name, ascending in query.sortby:

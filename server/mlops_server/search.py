@@ -12,11 +12,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import shapely
 import shapely.geometry
+from rfc3339_validator import validate_rfc3339
 from shapely.geometry.base import BaseGeometry
 
 from mlops_server.errors import BadRequest
@@ -86,18 +87,18 @@ def parse_limit(value: Any, settings: Settings) -> int:
         limit = int(value)
     except (TypeError, ValueError):
         raise BadRequest(f"Parameter 'limit' must be an integer, got {value!r}") from None
-    if not 1 <= limit <= settings.max_page_size:
-        raise BadRequest(
-            f"Parameter 'limit' must be between 1 and {settings.max_page_size}, got {limit}"
-        )
-    return limit
+    if limit < 1:
+        raise BadRequest(f"Parameter 'limit' must be at least 1, got {limit}")
+    # STAC API: a limit above the maximum is served as the maximum, not refused.
+    return min(limit, settings.max_page_size)
 
 
-def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
+def parse_bbox(value: Any, *, json_body: bool = False) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` in a query string; a JSON array of numbers in a POST body."""
     if value is None or value == "":
         return None
     try:
-        if isinstance(value, str):
+        if isinstance(value, str) and not json_body:
             numbers = [float(v) for v in value.split(",")]
         elif isinstance(value, list):
             numbers = [float(v) for v in value if not isinstance(v, bool)]
@@ -133,12 +134,15 @@ def parse_intersects(value: Any) -> BaseGeometry | None:
 
 
 def _parse_instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """An RFC 3339 date-time (with time zone; ``t``/``z`` in any case), as STAC API asks."""
+    text = text.upper()  # RFC 3339 §5.6 allows lower-case separators; the validator does not
+    if not validate_rfc3339(text):
+        raise ValueError(text)
+    return datetime.fromisoformat(text)
 
 
 def parse_datetime(value: Any) -> tuple[datetime | None, datetime | None]:
-    """An RFC 3339 instant, or an interval ``start/end`` where an end may be open (``..``)."""
+    """An RFC 3339 instant, or an interval ``start/end`` where one end may be open (``..``)."""
     if value is None or value == "":
         return None, None
     if not isinstance(value, str):
@@ -146,14 +150,16 @@ def parse_datetime(value: Any) -> tuple[datetime | None, datetime | None]:
     try:
         if "/" in value:
             first, _, second = value.partition("/")
-            start = None if first.strip() in ("", "..") else _parse_instant(first)
-            end = None if second.strip() in ("", "..") else _parse_instant(second)
+            start = None if first in ("", "..") else _parse_instant(first)
+            end = None if second in ("", "..") else _parse_instant(second)
+            if start is None and end is None:
+                raise ValueError(value)
         else:
             start = end = _parse_instant(value)
     except ValueError:
         raise BadRequest(
-            f"Parameter 'datetime' must be an ISO 8601 instant or interval "
-            f"(start/end, '..' for an open end), got {value!r}"
+            f"Parameter 'datetime' must be an RFC 3339 date-time with a time zone, or an "
+            f"interval start/end with at most one open end ('..'), got {value!r}"
         ) from None
     if start is not None and end is not None and start > end:
         raise BadRequest("Parameter 'datetime': the start is after the end")
@@ -288,8 +294,12 @@ def parse_search(
     settings: Settings,
     *,
     collection: str | None = None,
+    json_body: bool = False,
 ) -> SearchParams:
-    """Validate a search; with ``collection`` it is a collection's items listing."""
+    """Validate a search; with ``collection`` it is a collection's items listing.
+
+    ``json_body`` says the values come from a POST body, where arrays must be JSON arrays.
+    """
     names = ITEMS_PARAMS if collection is not None else SEARCH_PARAMS
     limit = parse_limit(values.get("limit"), settings)
     if collection is not None:
@@ -312,12 +322,15 @@ def parse_search(
         )
     predicate = parse_filter(values.get("filter"), values.get("filter-lang"))
     start, end = parse_datetime(values.get("datetime"))
+    bbox = parse_bbox(values.get("bbox"), json_body=json_body)
+    if bbox is not None and intersects is not None:
+        raise BadRequest("Parameters 'bbox' and 'intersects' cannot be used together")
     return SearchParams(
         collections=collections,
         limit=limit,
         offset=parse_paging(values, limit),
         ids=ids,
-        bbox=parse_bbox(values.get("bbox")),
+        bbox=bbox,
         intersects=intersects,
         start=start,
         end=end,

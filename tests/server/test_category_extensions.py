@@ -12,6 +12,7 @@ from mlops_server.stac.items import build_item
 
 MLM = "https://stac-extensions.github.io/mlm/v1.5.2/schema.json"
 EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+LABEL = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
 
 README = """---
 title: Undeclared MLM model
@@ -21,6 +22,8 @@ mlm:
   tasks: [segmentation]
 eo:
   cloud_cover: 12
+label:
+  tasks: [segmentation]
 ---
 # Undeclared
 """
@@ -49,14 +52,14 @@ def test_model_category_flattens_mlm_front_matter_without_a_declaration() -> Non
     # When
     item = build_item(project(("sharinghub:aimodel",)), settings).item
 
-    # Then: mlm keys are flattened and the schema is declared; eo is not a model default
+    # Then: mlm (and eo, for bands) keys are flattened and declared; label is not a model default
     props = item["properties"]
     assert props["mlm:framework"] == "pytorch"
     assert props["mlm:tasks"] == ["segmentation"]
     assert "mlm" not in props
-    assert MLM in item["stac_extensions"]
-    assert props["eo"] == {"cloud_cover": 12}
-    assert EO not in item["stac_extensions"]
+    assert {MLM, EO} <= set(item["stac_extensions"])
+    assert props["label"] == {"tasks": ["segmentation"]}
+    assert LABEL not in item["stac_extensions"]
 
 
 def test_dataset_category_flattens_eo_but_leaves_mlm_nested() -> None:
@@ -69,7 +72,8 @@ def test_dataset_category_flattens_eo_but_leaves_mlm_nested() -> None:
     # Then: the upstream rule (undeclared stays nested) holds outside the category defaults
     props = item["properties"]
     assert props["eo:cloud_cover"] == 12
-    assert EO in item["stac_extensions"]
+    assert props["label:tasks"] == ["segmentation"]
+    assert {EO, LABEL} <= set(item["stac_extensions"])
     assert props["mlm"]["framework"] == "pytorch"
     assert MLM not in item["stac_extensions"]
 

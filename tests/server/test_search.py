@@ -137,6 +137,40 @@ def test_datetime_filters_on_the_temporal_extent(http: httpx.Client) -> None:
     assert ids(search(http, datetime="../2016-12-31T00:00:00Z")) == set()
 
 
+def test_an_instant_matches_the_datetime_read_off_an_item(http: httpx.Client) -> None:
+    # Given: an item's `datetime` (last activity, outside its declared extent)
+    first = search(http, ids=FLOOD_MODEL)["features"][0]
+    moment = first["properties"]["datetime"]
+    assert not (
+        first["properties"]["start_datetime"] <= moment <= first["properties"]["end_datetime"]
+    )
+
+    # When: searching that exact instant, and the open interval that starts just after it
+    exact = ids(search(http, datetime=moment))
+    lower_case = ids(search(http, datetime=moment.replace("T", "t").replace("Z", "z")))
+
+    # Then: the instant finds it; intervals still look at the declared extent only
+    assert FLOOD_MODEL in exact
+    assert FLOOD_MODEL in lower_case
+    assert ids(search(http, datetime="../2016-12-31T00:00:00Z")) == set()
+
+
+def test_a_limit_above_the_maximum_is_served_as_the_maximum(http: httpx.Client) -> None:
+    # When
+    body = search(http, limit=100000)
+    # Then
+    assert body["context"]["limit"] == 100
+
+
+def test_post_search_wants_json_arrays(http: httpx.Client) -> None:
+    # When: a bbox as a CSV string in a JSON body
+    response = http.post("/api/stac/search", json={"bbox": "-66,-15,-64,-13"})
+    # Then
+    assert response.status_code == 400
+    assert "bbox" in response.json()["message"]
+    assert http.post("/api/stac/search", json={"bbox": [-66, -15, -64, -13]}).status_code == 200
+
+
 def test_sortby(http: httpx.Client) -> None:
     body = search(http, sortby="-id", collections="ai-model")
     assert [f["id"] for f in body["features"]] == [FLOOD_MODEL, EUROSAT_MODEL]
@@ -192,7 +226,13 @@ def test_bbox_search_pages_too(http: httpx.Client) -> None:
         ({"bbox": "a,b,c,d"}, "bbox"),
         ({"bbox": "10,0,0,10"}, "bbox"),
         ({"limit": "0"}, "limit"),
-        ({"limit": "1000"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"bbox": "-66,-15,-64,-13", "intersects": '{"type":"Point","coordinates":[0,0]}'}, "bbox"),
+        ({"datetime": "1985-04-12"}, "datetime"),
+        ({"datetime": "1985-12-12T23:20:50.52"}, "datetime"),
+        ({"datetime": "1937-01-01T12:00:27.87+0100"}, "datetime"),
+        ({"datetime": "../.."}, "datetime"),
+        ({"datetime": "/"}, "datetime"),
         ({"limit": "ten"}, "limit"),
         ({"datetime": "yesterday"}, "datetime"),
         ({"datetime": "2020-01-01T00:00:00Z/2019-01-01T00:00:00Z"}, "datetime"),
@@ -270,12 +310,14 @@ def test_cql2_json_filter_in_a_post_search_pages_with_its_filter(http: httpx.Cli
     first = http.post("/api/stac/search", json={"filter": cql2, "limit": 10}).json()
     # Then
     assert ids(first) == {BOLIVIA}
-    # And a filter on ai-model items pages through GET links that keep the filter
+    # And a filter on ai-model items pages through POST links whose body keeps the filter
     models = {"op": "=", "args": [{"property": "collection"}, "ai-model"]}
     page = http.post("/api/stac/search", json={"filter": models, "limit": 1}).json()
     seen = ids(page)
-    while link(page, "next"):
-        page = http.get(str(link(page, "next"))).json()
+    while following := next((x for x in page["links"] if x["rel"] == "next"), None):
+        assert following["method"] == "POST"
+        assert following["body"]["filter"] == models
+        page = http.post(following["href"], json=following["body"]).json()
         seen |= ids(page)
     assert seen == {EUROSAT_MODEL, FLOOD_MODEL}
 

@@ -35,6 +35,7 @@ CONFORMANCE = [
 ]
 
 ROOT = "/api/stac"
+OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.1"
 
 
 def root_catalog(settings: Settings, base_url: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def root_catalog(settings: Settings, base_url: str) -> dict[str, Any]:
         {"rel": "root", "type": "application/json", "href": ROOT},
         {
             "rel": "service-desc",
-            "type": "application/vnd.oai.openapi+json;version=3.1",
+            "type": OPENAPI_MEDIA_TYPE,
             "title": "OpenAPI definition",
             "href": "/openapi.json",
         },
@@ -61,6 +62,12 @@ def root_catalog(settings: Settings, base_url: str) -> dict[str, Any]:
             "type": "application/geo+json",
             "href": f"{ROOT}/search",
             "method": "POST",
+        },
+        {
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "type": "application/schema+json",
+            "title": "Queryables of the filter extension",
+            "href": f"{ROOT}/queryables",
         },
     ]
     for category in settings.categories:

@@ -32,7 +32,7 @@ from mlops_server.stac.hrefs import (
     resolve_href,
 )
 
-STAC_VERSION = "1.0.0"
+STAC_VERSION = "1.1.0"
 
 # Keys of the front matter that the mapping interprets; all others pass into properties.
 _SPECIAL_KEYS = {
@@ -456,6 +456,13 @@ class _Builder:
 
         links = self.links()
         assets = self.assets()
+        # An extension used only in asset fields (``eo:bands`` on a model) is declared too.
+        schemas = self.extension_schemas()
+        for asset in assets.values():
+            for key in asset:
+                schema = schemas.get(key.partition(":")[0]) if ":" in key else None
+                if schema and schema not in stac_extensions:
+                    stac_extensions.append(schema)
         preview = self.preview()
         if preview:
             href = self.href(preview)
