@@ -55,6 +55,7 @@ from mlops_server.stac import catalog
 from mlops_server.stac.hrefs import collection_href
 from mlops_server.stac.items import STAC_VERSION, media_type, render_item
 from mlops_server.stac.shaping import select_fields, shape_item
+from mlops_server.tracking.stac import ModelLinks
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ def create_app(
     *,
     policy: AccessPolicy | None = None,
     webhook_secret: str | None = None,
+    model_links: ModelLinks | None = None,
 ) -> FastAPI:
     """Build the API over a project source whose items are already in ``index``.
 
@@ -270,6 +272,9 @@ def create_app(
     webhook_secret
         Shared secret GitLab sends in ``X-Gitlab-Token`` to ``POST /api/webhooks/gitlab``;
         webhooks are refused when None.
+    model_links
+        Pulls registered models from MLflow into served items (``mlflow:model`` links and
+        model assets, see ``mlops_server.tracking.stac``); None: no pull.
     """
     login = (
         GitLabLogin(settings.gitlab_url, settings.oauth)
@@ -410,6 +415,8 @@ def create_app(
         item = render_item(
             indexed.item, category, base_url_of(request), core.level(caller, indexed)
         )
+        if model_links is not None:  # registered models, pulled from MLflow as the caller
+            item = model_links.decorate(item, caller.token)
         return _geojson(item)
 
     @app.get("/api/stac/search")

@@ -6,6 +6,13 @@ environment only: ``MLOPS_GITLAB_TOKEN`` (service token for the sync),
 ``MLOPS_WEBHOOK_SECRET`` (shared secret of ``POST /api/webhooks/gitlab``),
 ``GITLAB_OAUTH_DEFAULT_TOKEN`` (upstream's default token); ``MLOPS_ACCESS_CACHE_TTL`` sets
 how long a token's GitLab memberships are trusted (seconds, default 60).
+
+With an MLflow URL (``--mlflow-url``, ``--mlflow`` or the config's ``mlflow.url``, type
+``mlflow-sharinghub``) a served item carries the project's registered models, pulled from
+MLflow as the caller (``mlops_server.tracking.stac``): ``MLOPS_MLFLOW_INTERNAL_URL`` is where
+the catalog reaches MLflow when the public URL does not work from the server (default: the
+public URL, or this server's loopback port for ``--mlflow``); ``MLOPS_MLFLOW_MODELS_TTL`` is
+how long an answer is reused (seconds, default 5).
 """
 
 from __future__ import annotations
@@ -74,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         "--mlflow-data",
         type=Path,
         default=None,
-        help="folder of the embedded MLflow's database and artifacts (default PROJECTS/.mlflow)",
+        help="folder of the embedded MLflow's database and artifacts (default PROJECTS/.mlflow; "
+        "--mlflow needs --projects)",
     )
     serve.add_argument(
         "--exit-with-parent",
@@ -114,6 +122,26 @@ def _periodic_sync(index: Any, source: Any, settings: Any, interval: float) -> N
     threading.Thread(target=run, name="mlops-sync", daemon=True).start()
 
 
+def _model_links(args: argparse.Namespace, settings: Any) -> Any:
+    """Where the catalog pulls registered models from, or None (no MLflow SharingHub)."""
+    from mlops_server.tracking.embedded import MOUNT_PATH
+    from mlops_server.tracking.stac import ModelLinks
+
+    if not settings.mlflow_url or settings.mlflow_type != "mlflow-sharinghub":
+        return None
+    internal = os.environ.get("MLOPS_MLFLOW_INTERNAL_URL", "").strip()
+    if not internal and args.mlflow:
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        internal = f"http://{host}:{args.port}{MOUNT_PATH}"
+    if not internal and settings.mlflow_url.startswith(("http://", "https://")):
+        internal = settings.mlflow_url
+    if not internal:
+        log.warning("no MLflow URL reachable from the server: items carry no model links")
+        return None
+    return ModelLinks(internal, ttl=float(os.environ.get("MLOPS_MLFLOW_MODELS_TTL", "5")))
+
+
 def _serve(args: argparse.Namespace) -> int:
     # Check the arguments before importing the web stack: usage errors answer at once.
     if args.projects is not None and not args.projects.is_dir():
@@ -121,6 +149,15 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.config is not None and not args.config.is_file():
         print(f"mlops-server: config file not found: {args.config}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.mlflow and args.projects is None:
+        # The embedded MLflow makes the local user maintainer of everything: never on GitLab.
+        print(
+            "mlops-server: --mlflow is the embedded single-user MLflow and needs a local store "
+            "(--projects DIR); with GitLab, run `mlflow server --app-name sharinghub` with "
+            "SHARINGHUB_URL set to this server and pass its URL as --mlflow-url",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
     import uvicorn
@@ -175,12 +212,13 @@ def _serve(args: argparse.Namespace) -> int:
     if interval > 0:
         _periodic_sync(index, source, settings, interval)
     app = create_app(
-        settings, source, index, webhook_secret=os.environ.get("MLOPS_WEBHOOK_SECRET") or None
+        settings,
+        source,
+        index,
+        webhook_secret=os.environ.get("MLOPS_WEBHOOK_SECRET") or None,
+        model_links=_model_links(args, settings),
     )
     if args.mlflow:  # embedded MLflow under /mlflow/ (mlops_server.tracking.embedded)
-        if args.projects is None:
-            print("mlops-server: --mlflow needs a local store (--projects)", file=sys.stderr)
-            return EXIT_USAGE
         from mlops_server.tracking.embedded import mount_on_catalog
 
         mount_on_catalog(app, index, args.mlflow_data or args.projects / ".mlflow")

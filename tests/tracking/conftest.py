@@ -114,8 +114,9 @@ def start_mlflow(
     backend: str,
     artifacts: str,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], MlflowServer]:
-    port = free_port()
+    port = port or free_port()
     log = work / "mlflow.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -143,6 +144,53 @@ def mlflow_server(
     )
     try:
         yield server
+    finally:
+        stop(process)
+
+
+# -- the embedded platform: ``mlops-server serve --mlflow`` over the demo store -------------
+
+MODEL_PROJECT = "demo/eurosat-lulc-classifier"  # id 101, ai-model, public
+DATASET_PROJECT = "demo/eurosat-dataset"
+PRIVATE_PROJECT = "lab/private-model"  # id 950, ai-model, private
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store plus a hand-written private model project."""
+    root = tmp_path_factory.mktemp("store")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_server", "demo", str(root), "--force"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    private = root / PRIVATE_PROJECT
+    private.mkdir(parents=True)
+    (private / "mlops-project.yaml").write_text(
+        "id: 950\nname: Private model\ntopics: [sharinghub:aimodel]\nvisibility: private\n"
+        "created_at: 2024-01-01T00:00:00Z\n"
+    )
+    (private / "README.md").write_text("# Private model\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def platform(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mlops-server serve --mlflow`` on a free loopback port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("embedded") / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops_server", "serve", "--projects", str(store),
+             "--port", str(port), "--mlflow"],
+            stdout=out, stderr=subprocess.STDOUT, env=base_env(),
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(process, f"{url}/mlflow/health", log, seconds=240)
+        yield url
     finally:
         stop(process)
 

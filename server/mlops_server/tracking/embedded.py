@@ -87,7 +87,16 @@ def embedded_tracking_app(data_dir: Path, lookup: LocalLookup) -> ASGIApp:
         The app to mount under :data:`MOUNT_PATH` in the catalog's FastAPI app.
     """
     configure_mlflow_environment(data_dir)
+    from mlflow.server.constants import ARTIFACT_ROOT_ENV_VAR, BACKEND_STORE_URI_ENV_VAR
     from mlflow.server.fastapi_app import app as mlflow_app
+    from mlflow.server.handlers import initialize_backend_stores
+
+    # Create and migrate the stores now, as ``mlflow server`` does before serving: otherwise
+    # the first request (often the catalog pulling an item's models) pays for it.
+    initialize_backend_stores(
+        os.environ[BACKEND_STORE_URI_ENV_VAR],
+        default_artifact_root=os.environ[ARTIFACT_ROOT_ENV_VAR],
+    )
 
     from mlops_server.tracking.app import build_layer
 
