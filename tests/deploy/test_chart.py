@@ -155,7 +155,9 @@ def test_schema_refuses_unsafe_or_misspelled_values(override: dict[str, Any], wh
 
 SECRET_WORDS = re.compile(r"password|secret|token|credential|privatekey", re.IGNORECASE)
 # Keys whose value is the *name* of a Secret or of a key inside one, never a secret itself.
-REFERENCE_KEYS = re.compile(r"^(existingSecret|secretName|tlsSecretName|secret|key|\w+Key)$")
+REFERENCE_KEYS = re.compile(
+    r"^(existingSecret|secretName|secretNamespace|tlsSecretName|secret|key|\w+Key)$"
+)
 
 
 @pytest.mark.parametrize("which", list(VALUES_FILES))
@@ -368,6 +370,10 @@ def test_gitlab_setup_job_is_a_post_install_hook_with_real_flags(rendered) -> No
         (role,) = of_kind(documents, "Role")
         named_rule = [r for r in role["rules"] if "resourceNames" in r]
         assert named_rule[0]["resourceNames"] == [args.secret_name]
+        # in the namespace the Secret is written to (JupyterHub's in production)
+        wanted = (values.get("gitlabSetup") or {}).get("oauthApplication", {})
+        assert role["metadata"]["namespace"] == args.namespace
+        assert args.namespace == (wanted.get("secretNamespace") or NAMESPACE)
         assert pod_spec(job)["automountServiceAccountToken"] is True
     else:
         assert args.application_name is None
