@@ -45,8 +45,11 @@ __all__ = [
     "PublishResult",
     "PublishValidationError",
     "default_target",
+    "execute",
     "plan",
+    "prepare",
     "publish",
+    "server_target",
 ]
 
 #: Steps reported to progress callbacks, in order.
@@ -417,6 +420,35 @@ def default_target(environ: Mapping[str, str] | None = None) -> PublishTarget:
     )
 
 
+def server_target(
+    endpoints: Any, token: str | None, embedded_data_dir: Path | None
+) -> PublishTarget:
+    """The target of the Jupyter server's route: its embedded store, or GitLab with the
+    user's token (which stays on the server)."""
+    if embedded_data_dir is not None:
+        from .publishing.local import LocalStoreTarget
+
+        return LocalStoreTarget(embedded_data_dir, endpoints.sharinghub_url)
+    if not endpoints.gitlab_url:
+        raise PlatformUnavailableError(
+            "This platform announces no GitLab to publish to.", reason="no_gitlab"
+        )
+    from .publishing.gitlab import GitLabTarget
+
+    return GitLabTarget(endpoints.gitlab_url, token, endpoints.sharinghub_url)
+
+
+def prepare(
+    request: PublishRequest, target: PublishTarget | None, root: Path | None = None
+) -> PublishPlan:
+    """Plan a request for a target: its default namespace and visibility fill the gaps."""
+    namespace = None
+    if not request.namespace and target is not None:
+        namespace = target.default_namespace()
+    visibility = getattr(target, "default_visibility", "private")
+    return plan(request, namespace, root, visibility)
+
+
 def item_url(catalog_url: str | None, plan: PublishPlan) -> str | None:
     if not catalog_url:
         return None
@@ -630,15 +662,7 @@ def run(
         report(ProgressEvent("validate", "Validating metadata and files"))
         if target is None and not (dry_run and request.namespace):
             target = default_target()
-        default_ns = None
-        if not request.namespace and target is not None:
-            default_ns = target.default_namespace()
-        planned = plan(
-            request,
-            default_ns,
-            Path(root) if root is not None else None,
-            getattr(target, "default_visibility", "private"),
-        )
+        planned = prepare(request, target, Path(root) if root is not None else None)
         if dry_run:
             report(ProgressEvent("done", f"Valid: {planned.path}, {len(planned.files)} file(s)"))
             return planned

@@ -7,10 +7,12 @@ state are also authorized. No handler ever writes a token into a response.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,10 +32,12 @@ from .errors import (
     MLOpsError,
     NotFoundError,
     PlatformUnavailableError,
+    PublishValidationError,
     UpstreamError,
 )
 from .oauth import GitLabOAuth
 from .platform import Endpoints, Platform
+from .publish import ProgressEvent, PublishRequest, execute, prepare, server_target
 from .tracking import tracking_uri
 
 NAMESPACE = "jupyter-mlops"
@@ -380,6 +384,86 @@ class DownloadsHandler(MLOpsHandler):
         self.finish(json.dumps(job.describe()))
 
 
+class PublishHandler(MLOpsHandler):
+    """``POST /jupyter-mlops/publish``: publish a model or a dataset (:mod:`jupyter_mlops.publish`).
+
+    Body: the keyword arguments of ``publish()`` as JSON - ``name`` (required), ``kind``
+    (``model``/``dataset``), ``namespace``, ``path``, ``title``, ``description``, ``readme``,
+    ``visibility``, ``license``, ``bbox`` or ``geometry`` (GeoJSON or WKT), ``temporal``
+    (``[start, end]``), ``keywords``, ``related``, ``files`` (workspace-relative paths),
+    ``mlflow_model``, ``mlm``, ``message`` - plus ``dry_run``. Invalid metadata is a 400
+    ``{message, reason, field, errors}`` before anything is uploaded. A dry run answers the
+    plan ``{path, collection, item, files: [{path, size, lfs}], total_size, ...}``; otherwise
+    the result ``{path, collection, item_url, committed, unchanged, events, ...}``. With
+    ``Accept: application/x-ndjson`` the answer streams ``{"event": {step, message, done,
+    total}}`` lines, then ``{"result": ...}`` or ``{"error": {message, reason}}``.
+    """
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+            request = PublishRequest.from_json(body)
+            endpoints = await self.platform.endpoints()
+            data_dir = self.platform.config.embedded_data_dir if self.platform.embedded else None
+            target = server_target(
+                endpoints, await self.tokens.token(), Path(data_dir) if data_dir else None
+            )
+            root = Path(self.contents_manager.root_dir)
+            planned = await asyncio.to_thread(prepare, request, target, root)
+        except json.JSONDecodeError:
+            self.fail(BadRequestError("The body is not JSON."))
+            return
+        except PublishValidationError as error:
+            self.set_status(error.status)
+            self.finish(
+                json.dumps(
+                    {
+                        "message": error.message,
+                        "reason": error.reason,
+                        "field": error.field,
+                        "errors": error.errors,
+                    }
+                )
+            )
+            return
+        except MLOpsError as error:
+            self.fail(error)
+            return
+        if body.get("dry_run"):
+            self.finish(json.dumps(planned.as_dict()))
+            return
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def report(event: ProgressEvent) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event.as_dict())
+
+        task = loop.run_in_executor(None, execute, planned, target, report)
+        task.add_done_callback(lambda _: events.put_nowait(None))
+        streaming = "application/x-ndjson" in self.request.headers.get("Accept", "")
+        if streaming:
+            self.set_header("Content-Type", "application/x-ndjson")
+        seen: list[dict[str, Any]] = []
+        while (event := await events.get()) is not None:
+            seen.append(event)
+            if streaming:
+                self.write(json.dumps({"event": event}) + "\n")
+                await self.flush()
+        try:
+            result = task.result()
+        except MLOpsError as error:
+            if not streaming:
+                self.fail(error)
+                return
+            failure = {"message": error.message, "reason": error.reason}
+            self.finish(json.dumps({"error": failure}) + "\n")
+            return
+        answer = {**result.as_dict(), "events": seen}
+        self.finish(json.dumps({"result": answer}) + "\n" if streaming else json.dumps(answer))
+
+
 #: MLflow REST endpoints the UI may call through the proxy, by method. Anything else is a 404:
 #: the proxy is not a way to reach arbitrary MLflow (or other) routes.
 MLFLOW_ROUTES: dict[str, frozenset[str]] = {
@@ -390,6 +474,8 @@ MLFLOW_ROUTES: dict[str, frozenset[str]] = {
             "experiments/search",
             "runs/get",
             "metrics/get-history",
+            # MLflow's own server-side downsampling of several runs' histories (charts).
+            "metrics/get-history-bulk-interval",
             "artifacts/list",
             "registered-models/get",
             "registered-models/search",
@@ -564,5 +650,6 @@ def setup_route_handlers(web_app: tornado.web.Application) -> None:
         (path("mlflow", "api", "2.0", "mlflow", "([a-z-]+/[a-z-]+)"), MLflowHandler),
         (path("downloads"), DownloadsHandler),
         (path("downloads", "([0-9a-f]{32})"), DownloadHandler),
+        (path("publish"), PublishHandler),
     ]
     web_app.add_handlers(".*$", handlers)

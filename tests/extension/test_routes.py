@@ -243,4 +243,5 @@ async def test_the_platform_file_tells_kernels_where_the_platform_is(jp_fetch: F
         "sharinghub_url",
         "mlflow_url",
         "gitlab_url",
+        "embedded_data_dir",  # where publish() writes local projects: a folder, no secret
     }

@@ -6,6 +6,14 @@ every route), visibility rules (an invisible project is a 404, repository reads 
 of a private project a 403), offset pagination headers (``X-Total``, ``X-Next-Page``,
 ``Link``...) and keyset pagination (``pagination=keyset``) for projects and trees.
 
+Publishing uses the write side: ``GET /namespaces/:id``, ``GET /groups/:id/members/all/:uid``,
+``POST /projects``, ``PUT /projects/:id``, ``POST /projects/:id/repository/commits`` (actions
+``create``/``update``/``delete``, ``text``/``base64`` encoding, all-or-nothing), and the Git LFS
+batch API outside ``/api/v4``: ``POST /<path>.git/info/lfs/objects/batch`` (HTTP Basic with a
+token as password) answering upload actions ``PUT /<path>.git/gitlab-lfs/objects/<oid>/<size>``
+for objects the project does not have yet. Every write step can be made to fail on demand
+(``GitLabState.fail``), before or after it takes effect.
+
 Paths keep their URL encoding until routing (``group%2Fproject`` is one project id), so the
 app dispatches on the raw path itself.
 """
@@ -13,7 +21,10 @@ app dispatches on the raw path itself.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,15 +35,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.gitlab_double.model import GitLabState, Project, User, blob_id
+from tests.gitlab_double.model import (
+    DEVELOPER,
+    MAINTAINER,
+    OWNER,
+    VISIBILITIES,
+    GitLabState,
+    Group,
+    Project,
+    User,
+    blob_id,
+)
 from tests.gitlab_double.oauth import OAuthProvider
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
+LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
+_POINTER = re.compile(
+    rb"^version https://git-lfs.github.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n$"
+)
+_PROJECT_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -54,11 +80,14 @@ class GitLabApp:
         # (method, decoded path after /api/v4, username or None) of every call, for counting.
         self.requests: list[tuple[str, str, str | None]] = []
         self.web = "http://gitlab.example"
+        self._pending_after: dict[str, Any] = {}
         self.oauth = OAuthProvider(state)  # /oauth/authorize, /oauth/token, /oauth/revoke
         self.app = Starlette(
             routes=[
                 *self.oauth.routes,
-                Route("/api/v4/{rest:path}", self.dispatch, methods=["GET", "HEAD"]),
+                Route("/api/v4/{rest:path}", self.dispatch, methods=["GET", "HEAD", "POST", "PUT"]),
+                # Git over HTTP: the LFS batch API and its object transfers (publishing).
+                Route("/{rest:path}", self.git_dispatch, methods=["POST", "PUT"]),
             ]
         )
 
@@ -88,13 +117,42 @@ class GitLabApp:
         try:
             user = self._user(request)
             self.requests.append((request.method, "/".join(parts), user and user.username))
+            if request.method in ("POST", "PUT"):
+                body = await self._body(request)
+                with self.state.lock:
+                    return self._write(request, user, parts, body)
             with self.state.lock:
                 return self._route(request, user, parts)
         except ApiError as error:
             return JSONResponse({"message": error.message}, error.status)
 
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        """JSON or form parameters, as python-gitlab and curl send them."""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                data = await request.json()
+            except ValueError:
+                raise ApiError(400, "400 Bad request - invalid JSON") from None
+            if not isinstance(data, dict):
+                raise ApiError(400, "400 Bad request - expected an object")
+            return data
+        form = await request.form()
+        return {key: form.getlist(key) if key.endswith("[]") else form[key] for key in form}
+
     def _route(self, request: Request, user: User | None, parts: list[str]) -> Response:
         match parts:
+            case ["namespaces"]:
+                return self._page(request, self._namespaces(user))
+            case ["namespaces", ref]:
+                return JSONResponse(self._namespace(user, ref))
+            case ["groups", ref, "members", "all", user_id]:
+                group = self._group_visible(user, ref)
+                for name, level in group.members.items():
+                    member = self.state.users.get(name)
+                    if member is not None and str(member.id) == user_id:
+                        return JSONResponse({**self._user_json(member), "access_level": level})
+                raise ApiError(404, "404 Not found")
             case ["user"]:
                 if user is None:
                     raise ApiError(401, "401 Unauthorized")
@@ -126,13 +184,347 @@ class GitLabApp:
                 return self._raw(request, self._code(user, ref), file_path)
             case ["projects", ref, "repository", "commits"]:
                 project = self._code(user, ref)
-                return self._page(request, [self._commit_json(project)])
+                return self._page(request, self._history_json(project))
             case ["projects", ref, "repository", "commits", sha]:
                 project = self._code(user, ref)
                 if sha not in (project.commit_sha, project.commit_sha[:8], project.default_branch):
                     raise ApiError(404, "404 Commit Not Found")
                 return JSONResponse(self._commit_json(project))
         raise ApiError(404, "404 Not Found")
+
+    # -- publishing: namespaces, project writes, commits ------------------------------------
+
+    def _namespace_json(self, group: Group | None, user: User | None = None) -> dict[str, Any]:
+        if group is not None:
+            parent = self.state.group(group.path.rsplit("/", 1)[0]) if "/" in group.path else None
+            return {
+                "id": group.id,
+                "name": group.name,
+                "path": group.path.rsplit("/", 1)[-1],
+                "kind": "group",
+                "full_path": group.path,
+                "parent_id": parent.id if parent else None,
+                "avatar_url": None,
+                "web_url": f"{self.web}/groups/{group.path}",
+            }
+        assert user is not None
+        return {
+            "id": self.state.user_namespace_id(user),
+            "name": user.name,
+            "path": user.username,
+            "kind": "user",
+            "full_path": user.username,
+            "parent_id": None,
+            "avatar_url": None,
+            "web_url": f"{self.web}/{user.username}",
+        }
+
+    def _namespaces(self, user: User | None) -> list[dict[str, Any]]:
+        """The namespaces of the authenticated user (all of them for an admin)."""
+        if user is None:
+            raise ApiError(401, "401 Unauthorized")
+        rows = [self._namespace_json(None, user)]
+        for group in sorted(self.state.groups.values(), key=lambda g: g.id):
+            if user.admin or user.username in group.members:
+                rows.append(self._namespace_json(group))
+        return rows
+
+    def _namespace(self, user: User | None, ref: str) -> dict[str, Any]:
+        if user is None:
+            raise ApiError(401, "401 Unauthorized")
+        for row in self._namespaces(user):
+            if ref in (str(row["id"]), row["full_path"]):
+                return row
+        raise ApiError(404, "404 Namespace Not Found")
+
+    def _group_visible(self, user: User | None, ref: str) -> Group:
+        group = self.state.group(ref)
+        if group is None:
+            raise ApiError(404, "404 Group Not Found")
+        if group.visibility == "private" and not (
+            user is not None and (user.admin or user.username in group.members)
+        ):
+            raise ApiError(404, "404 Group Not Found")
+        return group
+
+    def _failure(self, step: str, *, after: bool) -> None:
+        failure = self.state.failure_for(step) if not after else None
+        if after:
+            failure = self._pending_after.pop(step, None)
+        elif failure is not None and failure.after:
+            self._pending_after[step] = failure
+            return
+        if failure is not None:
+            raise ApiError(failure.status, f"{failure.status} injected failure of {step}")
+
+    def _write(
+        self, request: Request, user: User | None, parts: list[str], body: dict[str, Any]
+    ) -> Response:
+        if user is None:
+            raise ApiError(401, "401 Unauthorized")
+        match request.method, parts:
+            case "POST", ["projects"]:
+                return self._create_project(user, body)
+            case "PUT", ["projects", ref]:
+                return self._update_project(user, ref, body)
+            case "POST", ["projects", ref, "repository", "commits"]:
+                return self._create_commit(user, ref, body)
+        raise ApiError(404, "404 Not Found")
+
+    def _create_project(self, user: User, body: dict[str, Any]) -> Response:
+        self._failure("create_project", after=False)
+        name = str(body.get("name") or "")
+        leaf = str(body.get("path") or name.lower().replace(" ", "-"))
+        if not leaf or not _PROJECT_PATH.match(leaf):
+            raise ApiError(400, {"path": ["can contain only letters, digits, '_', '-' and '.'"]})
+        namespace_id = str(body.get("namespace_id") or self.state.user_namespace_id(user))
+        if namespace_id == str(self.state.user_namespace_id(user)):
+            namespace, group = user.username, None
+        else:
+            group = self.state.group(namespace_id)
+            if group is None and user.admin:
+                owner = next(
+                    (u for u in self.state.users.values()
+                     if str(self.state.user_namespace_id(u)) == namespace_id),
+                    None,
+                )  # fmt: skip
+                if owner is None:
+                    raise ApiError(404, "404 Namespace Not Found")
+                namespace = owner.username
+            elif group is None:
+                raise ApiError(404, "404 Namespace Not Found")
+            else:
+                namespace = group.path
+                if not user.admin and group.members.get(user.username, 0) < DEVELOPER:
+                    raise ApiError(403, "403 Forbidden")
+        path = f"{namespace}/{leaf}"
+        if self.state.project(path) is not None:
+            raise ApiError(
+                400, {"name": ["has already been taken"], "path": ["has already been taken"]}
+            )
+        visibility = str(body.get("visibility") or "private")
+        if visibility not in VISIBILITIES:
+            raise ApiError(400, "visibility does not have a valid value")
+        topics = body.get("topics") or body.get("topics[]") or []
+        if isinstance(topics, str):
+            topics = [t.strip() for t in topics.split(",") if t.strip()]
+        project = Project(
+            path,
+            visibility=visibility,
+            topics=list(topics),
+            name=name or leaf,
+            description=str(body.get("description") or ""),
+            members={user.username: OWNER if group is None else MAINTAINER},
+            lfs_enabled=_flag(str(body.get("lfs_enabled", "true"))),
+        )
+        self.state.add_project(project, empty=True)
+        self._failure("create_project", after=True)
+        return JSONResponse(self._project_json(project, user), 201)
+
+    def _update_project(self, user: User, ref: str, body: dict[str, Any]) -> Response:
+        project = self._visible(user, ref)
+        if not user.admin and self.state.access_level(user, project) < MAINTAINER:
+            raise ApiError(403, "403 Forbidden")
+        self._failure("update_project", after=False)
+        changes: dict[str, Any] = {}
+        if "topics" in body or "topics[]" in body:
+            topics = body.get("topics", body.get("topics[]")) or []
+            if isinstance(topics, str):
+                topics = [t.strip() for t in topics.split(",") if t.strip()]
+            changes["topics"] = list(topics)
+        if "description" in body:
+            changes["description"] = str(body["description"])
+        if "visibility" in body:
+            if body["visibility"] not in VISIBILITIES:
+                raise ApiError(400, "visibility does not have a valid value")
+            changes["visibility"] = body["visibility"]
+        if "name" in body:
+            changes["name"] = str(body["name"])
+        if changes:
+            self.state.update_project(project.path, **changes)
+        self._failure("update_project", after=True)
+        return JSONResponse(self._project_json(project, user))
+
+    def _create_commit(self, user: User, ref: str, body: dict[str, Any]) -> Response:
+        project = self._visible(user, ref)
+        if not user.admin and self.state.access_level(user, project) < DEVELOPER:
+            raise ApiError(403, "403 Forbidden")
+        branch = body.get("branch")
+        message = body.get("commit_message")
+        actions = body.get("actions")
+        if not branch or not message or not isinstance(actions, list) or not actions:
+            raise ApiError(400, "branch, commit_message, actions are missing")
+        if branch != project.default_branch:
+            raise ApiError(400, "You can only commit to the default branch in this double")
+        self._failure("commit", after=False)
+        files = dict(project.files)
+        lfs = set(project.lfs)
+        done: list[tuple[str, str]] = []
+        for number, action in enumerate(actions):
+            kind, path = action.get("action"), action.get("file_path")
+            if kind not in ("create", "update", "delete") or not isinstance(path, str) or not path:
+                raise ApiError(400, f"actions[{number}] is invalid")
+            if kind == "create" and path in files:
+                raise ApiError(400, "A file with this name already exists")
+            if kind in ("update", "delete") and path not in files:
+                raise ApiError(400, "A file with this name doesn't exist")
+            if kind == "delete":
+                files.pop(path)
+                lfs.discard(path)
+            else:
+                data = self._decode(action, number)
+                pointer = _POINTER.match(data)
+                if pointer and pointer[1].decode() in project.lfs_objects:
+                    files[path] = project.lfs_objects[pointer[1].decode()]
+                    lfs.add(path)
+                else:
+                    files[path] = data
+                    lfs.discard(path)
+            done.append((kind, path))
+        project.files, project.lfs = files, lfs
+        self.state.commit(project, str(message), done)
+        self._failure("commit", after=True)
+        history = self._history_json(project)
+        return JSONResponse({**history[0], "stats": {"total": len(done)}}, 201)
+
+    @staticmethod
+    def _decode(action: dict[str, Any], number: int) -> bytes:
+        content = action.get("content") or ""
+        if not isinstance(content, str):
+            raise ApiError(400, f"actions[{number}][content] is invalid")
+        encoding = action.get("encoding") or "text"
+        if encoding == "text":
+            return content.encode()
+        if encoding == "base64":
+            try:
+                return base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(400, f"actions[{number}][content] is not base64") from None
+        raise ApiError(400, f"actions[{number}][encoding] does not have a valid value")
+
+    def _history_json(self, project: Project) -> list[dict[str, Any]]:
+        rows = []
+        for commit in reversed(project.history):
+            rows.append(
+                {
+                    **self._commit_json(project),
+                    "id": commit["id"],
+                    "short_id": commit["id"][:8],
+                    "title": commit["message"].splitlines()[0],
+                    "message": commit["message"],
+                    "web_url": f"{self.web}/{project.path}/-/commit/{commit['id']}",
+                }
+            )
+        return rows
+
+    # -- Git LFS (outside /api/v4) ---------------------------------------------------------
+
+    def _lfs_user(self, request: Request) -> User | None:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("basic "):
+            return None
+        try:
+            username, _, token = base64.b64decode(auth[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "HTTP Basic: Access denied") from None
+        user = self.state.user_for_token(token)
+        if user is None or username not in (user.username, "oauth2"):
+            raise ApiError(401, "HTTP Basic: Access denied")
+        return user
+
+    async def git_dispatch(self, request: Request) -> Response:
+        path = request.url.path.lstrip("/")
+        self.web = str(request.base_url).rstrip("/")
+        try:
+            user = self._lfs_user(request)
+            self.requests.append((request.method, path, user and user.username))
+            repo, sep, rest = path.partition(".git/")
+            if not sep:
+                raise ApiError(404, "Not Found")
+            if request.method == "POST" and rest == "info/lfs/objects/batch":
+                body = await request.json()
+                with self.state.lock:
+                    return self._lfs_batch(request, user, repo, body)
+            match rest.split("/"):
+                case ["gitlab-lfs", "objects", oid, size] if request.method == "PUT":
+                    data = await request.body()
+                    with self.state.lock:
+                        return self._lfs_upload(user, repo, oid, size, data)
+                case ["gitlab-lfs", "objects", oid, size, "verify"] if request.method == "POST":
+                    with self.state.lock:
+                        return self._lfs_verify(user, repo, oid, size)
+            raise ApiError(404, "Not Found")
+        except ApiError as error:
+            return JSONResponse({"message": error.message}, error.status, media_type=LFS_MEDIA_TYPE)
+
+    def _lfs_project(self, user: User | None, repo: str, *, write: bool) -> Project:
+        project = self.state.project(repo)
+        if project is None or not self.state.can_see(user, project):
+            raise ApiError(404, "Not Found")
+        if not project.lfs_enabled:
+            raise ApiError(501, "Git LFS is not enabled on this GitLab server")
+        if write and (
+            user is None or (not user.admin and self.state.access_level(user, project) < DEVELOPER)
+        ):
+            raise ApiError(403, "Access forbidden. Check your access level.")
+        return project
+
+    def _lfs_batch(
+        self, request: Request, user: User | None, repo: str, body: dict[str, Any]
+    ) -> Response:
+        operation = body.get("operation")
+        if operation not in ("upload", "download"):
+            raise ApiError(422, "operation must be upload or download")
+        project = self._lfs_project(user, repo, write=operation == "upload")
+        self._failure("lfs_batch", after=False)
+        base = f"{self.web}/{project.path}.git/gitlab-lfs/objects"
+        header = {"Authorization": request.headers.get("authorization", "")}
+        objects = []
+        for entry in body.get("objects") or []:
+            oid, size = str(entry.get("oid")), int(entry.get("size") or 0)
+            row: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
+            if operation == "upload":
+                if oid not in project.lfs_objects:
+                    actions: dict[str, Any] = {
+                        "upload": {"href": f"{base}/{oid}/{size}", "header": header,
+                                   "expires_in": 3600}
+                    }  # fmt: skip
+                    if self.state.lfs_verify:
+                        actions["verify"] = {
+                            "href": f"{base}/{oid}/{size}/verify",
+                            "header": header,
+                            "expires_in": 3600,
+                        }
+                    row["actions"] = actions
+            elif oid in project.lfs_objects:
+                row["actions"] = {"download": {"href": f"{base}/{oid}", "header": header}}
+            else:
+                row["error"] = {"code": 404, "message": "Object does not exist on the server"}
+            objects.append(row)
+        self._failure("lfs_batch", after=True)
+        return Response(
+            json.dumps({"transfer": "basic", "objects": objects}), media_type=LFS_MEDIA_TYPE
+        )
+
+    def _lfs_upload(
+        self, user: User | None, repo: str, oid: str, size: str, data: bytes
+    ) -> Response:
+        project = self._lfs_project(user, repo, write=True)
+        self._failure("lfs_upload", after=False)
+        if hashlib.sha256(data).hexdigest() != oid or str(len(data)) != size:
+            raise ApiError(422, "Unprocessable Entity: the content does not match oid/size")
+        project.lfs_objects[oid] = data
+        self._failure("lfs_upload", after=True)
+        return Response(status_code=200)
+
+    def _lfs_verify(self, user: User | None, repo: str, oid: str, size: str) -> Response:
+        project = self._lfs_project(user, repo, write=True)
+        self._failure("lfs_verify", after=False)
+        stored = project.lfs_objects.get(oid)
+        if stored is None or str(len(stored)) != size:
+            raise ApiError(404, "Object does not exist on the server")
+        self._failure("lfs_verify", after=True)
+        return Response(status_code=200)
 
     def _visible(self, user: User | None, ref: str) -> Project:
         project = self.state.project(ref)
@@ -288,33 +680,47 @@ class GitLabApp:
             "forks_count": 0,
             "star_count": project.star_count,
             "last_activity_at": _iso(project.last_activity_at),
-            "namespace": {
-                "id": abs(hash(namespace)) % 100000,
-                "name": namespace.rsplit("/", 1)[-1],
-                "path": namespace.rsplit("/", 1)[-1],
-                "kind": "group",
-                "full_path": namespace,
-            },
+            "namespace": self._project_namespace(namespace),
         }
         if simple:
             return body
         body.update(
             {
                 "visibility": project.visibility,
-                "empty_repo": not project.files,
+                "empty_repo": not project.history,
                 "archived": False,
+                "lfs_enabled": project.lfs_enabled,
                 "_links": {"self": f"{self.web}/api/v4/projects/{project.id}"},
             }
         )
         if user is not None:
-            level = self.state.access_level(user, project)
+            level = project.members.get(user.username, 0)
+            group = self.state.group(namespace) if namespace else None
+            inherited = group.members.get(user.username, 0) if group is not None else 0
             body["permissions"] = {
                 "project_access": {"access_level": level, "notification_level": 3}
                 if level
                 else None,
-                "group_access": None,
+                "group_access": {"access_level": inherited, "notification_level": 3}
+                if inherited
+                else None,
             }
         return body
+
+    def _project_namespace(self, namespace: str) -> dict[str, Any]:
+        group = self.state.group(namespace) if namespace else None
+        if group is not None:
+            return self._namespace_json(group)
+        owner = self.state.users.get(namespace)
+        if owner is not None:
+            return self._namespace_json(None, owner)
+        return {
+            "id": abs(hash(namespace)) % 100000,
+            "name": namespace.rsplit("/", 1)[-1],
+            "path": namespace.rsplit("/", 1)[-1],
+            "kind": "group",
+            "full_path": namespace,
+        }
 
     def _topics(self, request: Request) -> Response:
         counts: dict[str, int] = {}
