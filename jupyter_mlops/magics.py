@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import html
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -138,6 +140,45 @@ def build_parser() -> _Parser:
     track.add_argument("project", help="project path or id")
     track.add_argument("--experiment", help="experiment name (the ' (<id>)' suffix is added)")
     track.set_defaults(handler=_track)
+
+    log = commands.add_parser(
+        "log",
+        help="log params, metrics and artifacts to the active run",
+        description="Log to the active MLflow run (started if none). NAMEs are variables: "
+        "numbers become metrics (params with --as-params), dicts and anything else params. "
+        "As a cell magic "
+        "(%%%%mlops log), the cell runs first and the variables it assigns are logged.",
+    )
+    log.add_argument("names", nargs="*", metavar="NAME", help="variables to log")
+    log.add_argument("--param", action="append", default=[], metavar="K=V")
+    log.add_argument("--metric", action="append", default=[], metavar="K=V")
+    log.add_argument("--artifact", action="append", default=[], metavar="PATH")
+    log.add_argument("--step", type=int, help="step of the metrics")
+    log.add_argument(
+        "-p", "--as-params", action="store_true", help="log the variables as params, numbers too"
+    )
+    log.set_defaults(handler=_log)
+
+    register = commands.add_parser("register", help="register a run's model in the project")
+    register.add_argument("run", nargs="?", default="last", help="run id (default: last run)")
+    register.add_argument("--name", help="model name (the ' (<id>)' suffix is added)")
+    register.add_argument("--alias", help="alias for the new version, e.g. champion")
+    register.add_argument("--artifact-path", help="model folder in the run's artifacts")
+    register.set_defaults(handler=_register)
+
+    train = commands.add_parser(
+        "train",
+        help="run a training script or notebook with tracking configured",
+        description="Runs SCRIPT_OR_NOTEBOOK in a subprocess (or, with --remote, as a GitLab CI "
+        "pipeline of the tracked project) in a new run of the tracked project, streams its "
+        "output and ends with a summary.",
+    )
+    train.add_argument("entry", metavar="SCRIPT_OR_NOTEBOOK")
+    train.add_argument("--param", action="append", default=[], metavar="K=V")
+    train.add_argument("--experiment", help="experiment name (the ' (<id>)' suffix is added)")
+    train.add_argument("--remote", action="store_true", help="run as a GitLab CI pipeline")
+    train.add_argument("--ref", help="branch or tag for --remote (default: default branch)")
+    train.set_defaults(handler=_train)
     return parser
 
 
@@ -218,6 +259,200 @@ def _track(args: argparse.Namespace) -> str:
     return f"MLflow now logs to {tracking.project}{where} ({tracking.tracking_uri})."
 
 
+def _tracked() -> tuple[Any, str]:
+    """MLflow's client and the current tracking URI; a clear error when nothing is tracked."""
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        raise UsageError("No project is tracked: run %mlops track <project> first.")
+    return mlflow.MlflowClient(uri, registry_uri=uri), uri
+
+
+def _number(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _log(args: argparse.Namespace) -> str:
+    import mlflow
+
+    from .training import parse_params
+
+    _tracked()
+    namespace: dict[str, Any] = args.namespace
+    params: dict[str, Any] = parse_params(args.param)
+    metrics: dict[str, float] = {k: float(v) for k, v in parse_params(args.metric).items()}
+    for name in args.names:
+        if name not in namespace:
+            raise UsageError(f"No variable named {name!r}.")
+        value = namespace[name]
+        if _number(value) and not args.as_params:
+            metrics[name] = float(value)
+        elif isinstance(value, dict):
+            params.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            params[name] = value
+    run = mlflow.active_run() or mlflow.start_run()
+    if params:
+        mlflow.log_params(params)
+    if metrics:
+        mlflow.log_metrics(metrics, step=args.step)
+    for path in args.artifact:
+        if os.path.isdir(path):
+            mlflow.log_artifacts(path, artifact_path=os.path.basename(os.path.normpath(path)))
+        else:
+            mlflow.log_artifact(path)
+    return (
+        f"Logged {len(params)} param(s), {len(metrics)} metric(s), {len(args.artifact)}"
+        f" artifact(s) to run {run.info.run_id}."
+    )
+
+
+def _register(args: argparse.Namespace) -> str:
+    import mlflow
+
+    from .tracking import register
+
+    _, uri = _tracked()
+    run_id = args.run
+    if run_id == "last":
+        last = mlflow.active_run() or mlflow.last_active_run()
+        if last is None:
+            raise UsageError("No run in this kernel yet: name one (%mlops register RUN_ID).")
+        run_id = last.info.run_id
+    done = register(
+        run_id, args.name, args.alias, tracking_uri=uri, artifact_path=args.artifact_path
+    )
+    alias = f", alias {done.alias!r}" if done.alias else ""
+    return f"Registered {done.name!r} version {done.version}{alias} from run {run_id}."
+
+
+def _train(args: argparse.Namespace) -> Any:
+    from tqdm.auto import tqdm
+
+    from . import training
+
+    client, uri = _tracked()
+    params = training.parse_params(args.param)
+    experiment_id = _experiment_id(client, args.experiment)
+    if not args.remote and not os.path.exists(args.entry):
+        raise UsageError(f"No such script or notebook: {args.entry}")
+    run = client.create_run(experiment_id, tags={"mlflow.source.name": args.entry})
+    run_id = run.info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    print(f"Run {run_id}: {training.run_url(uri, experiment_id, run_id)}", flush=True)
+    bar: Any = None
+
+    def show(text: str) -> None:
+        nonlocal bar
+        for line in text.splitlines(keepends=True):
+            print(line, end="", flush=True)
+            progress = training.parse_progress(line)
+            if progress is None:
+                continue
+            unit, done, total = progress
+            if bar is None or bar.total != total:
+                if bar is not None:
+                    bar.close()
+                bar = tqdm(total=total, unit=unit, desc=args.entry, leave=True)
+            bar.update(done - bar.n)
+
+    pipeline_url = None
+    try:
+        if args.remote:
+            status, pipeline_url = _train_remote(args, params, uri, run_id, experiment_id, show)
+        else:
+            env = training.environment(uri, run_id, experiment_id)
+            lines = training.stream(training.command(Path(args.entry), params), env)
+            code = 0
+            while True:
+                try:
+                    show(next(lines))
+                except StopIteration as finished:
+                    code = finished.value
+                    break
+            status = "FINISHED" if code == 0 else "FAILED"
+    except BaseException:
+        client.set_terminated(run_id, "KILLED")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, status)
+    summary = training.summarize(client, uri, run_id, status)
+    summary.pipeline_url = pipeline_url
+    return summary
+
+
+def _experiment_id(client: Any, experiment: str | None) -> str:
+    """The experiment to train in: ``--experiment`` (suffixed), else the tracked one."""
+    import mlflow
+
+    from .tracking import project_name
+
+    if experiment:
+        project_id = _tracked_project_id()
+        name = project_name(experiment, project_id)
+        found = client.get_experiment_by_name(name)
+        return str(found.experiment_id if found else client.create_experiment(name))
+    current = mlflow.tracking.fluent._get_experiment_id()
+    if current in (None, "0"):
+        raise UsageError("Name an experiment: --experiment NAME (or %mlops track --experiment).")
+    return str(current)
+
+
+def _tracked_project_id() -> int:
+    from .catalog import Catalog
+
+    project = _tracked_project()
+    return int(Catalog().check(project)["id"])
+
+
+def _tracked_project() -> str:
+    """The project path in the current tracking URI ``<mlflow>/<path>/tracking/``."""
+    import mlflow
+
+    from .platform import discover_endpoints
+
+    uri = mlflow.get_tracking_uri().rstrip("/")
+    base = (discover_endpoints().mlflow_url or "").rstrip("/")
+    if not base or not uri.startswith(base + "/") or not uri.endswith("/tracking"):
+        raise UsageError("No project is tracked: run %mlops track <project> first.")
+    from urllib.parse import unquote
+
+    return unquote(uri[len(base) + 1 : -len("/tracking")])
+
+
+def _train_remote(
+    args: argparse.Namespace,
+    params: dict[str, str],
+    uri: str,
+    run_id: str,
+    experiment_id: str,
+    show: Callable[[str], None],
+) -> tuple[str, str]:
+    from . import training
+    from .catalog import default_tokens, run_sync
+    from .platform import discover_endpoints
+
+    gitlab_url = discover_endpoints().gitlab_url
+    if not gitlab_url:
+        raise UsageError("This platform has no GitLab: --remote needs one.")
+    credential = run_sync(default_tokens().credential())
+    gl = training.gitlab_client(gitlab_url, credential.token if credential else None)
+    pipeline = training.start_pipeline(
+        gl, _tracked_project(), args.entry, params,
+        tracking_uri=uri, run_id=run_id, experiment_id=experiment_id, ref=args.ref,
+    )  # fmt: skip
+    print(f"Pipeline {pipeline.pipeline_id}: {pipeline.web_url}", flush=True)
+    status = training.follow_pipeline(gl, pipeline, show)
+    return ("FINISHED" if status == "success" else "FAILED"), pipeline.web_url
+
+
 @magics_class
 class MLOpsMagics(Magics):
     """The ``%mlops`` magic."""
@@ -230,6 +465,9 @@ class MLOpsMagics(Magics):
             if args.command is None:
                 build_parser().print_help()
                 return None
+            args.namespace = self.shell.user_ns if self.shell is not None else {}
+            if cell is not None and args.command == "log":
+                args.names = [*args.names, *_assigned_by(self.shell, cell)]
             result = args.handler(args)
         except _Exit:
             return None
@@ -241,6 +479,20 @@ class MLOpsMagics(Magics):
             print(result)
             return None
         return result
+
+
+def _assigned_by(shell: Any, cell: str) -> list[str]:
+    """Run ``cell`` in the user namespace; the names it bound or rebound, in order."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.walk(ast.parse(cell)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names:
+            names.append(node.id)
+    result = shell.run_cell(cell, store_history=False)
+    if not result.success:
+        raise UsageError("The cell failed; nothing was logged.")
+    return [name for name in names if not name.startswith("_") and name in shell.user_ns]
 
 
 def load_ipython_extension(ipython: Any) -> None:
