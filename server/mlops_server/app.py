@@ -35,6 +35,7 @@ from mlops_server.access import (
     can_see,
     visibility_filter,
 )
+from mlops_server.archive import archive_request, archive_response
 from mlops_server.config_api import config_document
 from mlops_server.errors import (
     ApiError,
@@ -126,6 +127,15 @@ class Catalog:
 
     def level(self, caller: Caller, indexed: IndexedItem) -> int:
         return access_level(caller, indexed.project_id, indexed.visibility)
+
+    def readable(self, caller: Caller, project_path: str) -> IndexedItem:
+        """A project whose repository the caller may read (404 unseen, 403 guest)."""
+        indexed = self.visible(caller, self.index.get(path=project_path.strip("/")))
+        if indexed is None:
+            raise NotFound(f"Project not found: {project_path}")
+        if self.level(caller, indexed) < READ_ONLY:
+            raise Forbidden("Insufficient access level: reading files needs at least reporter")
+        return indexed
 
     def category(self, collection_id: str) -> Category:
         category = self.settings.category(collection_id)
@@ -470,7 +480,15 @@ def create_app(
 
     @app.api_route("/api/download/{target:path}", methods=["GET", "HEAD"])
     def download(request: Request, target: str, ref: str | None = None) -> Response:
-        """Stream a project file: ``/api/download/<project>/repository/<file>?ref=``."""
+        """Stream a project file: ``/api/download/<project>/repository/<file>?ref=``, or an
+        archive of the repository: ``<project>/archive.<fmt>`` (upstream) or
+        ``<project>/repository/archive.<fmt>`` (GitLab's spelling; a repository file of that
+        name wins), ``fmt`` one of zip, tar.gz, tar.bz2, tar."""
+        archive = archive_request(target)
+        if archive is not None and not archive.shadowable:
+            caller = caller_of(request)
+            indexed = core.readable(caller, archive.project_path)
+            return archive_response(source, indexed, archive.fmt, ref, caller.token)
         project_path, marker, file_path = target.partition("/repository/")
         if not marker or not project_path or not file_path:
             raise NotFound(f"Not found: /api/download/{target}")
@@ -478,14 +496,12 @@ def create_app(
         if file_path.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in file_path:
             raise BadRequest(f"Parameter 'file_path': invalid path {file_path!r}")
         caller = caller_of(request)
-        indexed = core.visible(caller, core.index.get(path=project_path.strip("/")))
-        if indexed is None:
-            raise NotFound(f"Project not found: {project_path}")
-        if core.level(caller, indexed) < READ_ONLY:
-            raise Forbidden("Insufficient access level: reading files needs at least reporter")
+        indexed = core.readable(caller, project_path)
         try:
             found = source.open_file(indexed.path, file_path, ref)
         except (ProjectNotFound, ProjectFileNotFound):
+            if archive is not None:  # no file named archive.<fmt>: the repository archive
+                return archive_response(source, indexed, archive.fmt, ref, caller.token)
             raise NotFound(f"File not found: {file_path}") from None
         kind = media_type(found.name) or "application/octet-stream"
         if found.local_path is not None:

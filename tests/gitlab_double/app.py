@@ -46,6 +46,7 @@ from tests.gitlab_double.model import (
     User,
     blob_id,
 )
+from tests.gitlab_double.archive import repository_archive
 from tests.gitlab_double.oauth import OAuthProvider
 
 MAX_PER_PAGE = 100
@@ -190,6 +191,8 @@ class GitLabApp:
                 if sha not in (project.commit_sha, project.commit_sha[:8], project.default_branch):
                     raise ApiError(404, "404 Commit Not Found")
                 return JSONResponse(self._commit_json(project))
+            case ["projects", ref, "repository", name] if name.startswith("archive"):
+                return repository_archive(request, self._code(user, ref), name)
         raise ApiError(404, "404 Not Found")
 
     # -- publishing: namespaces, project writes, commits ------------------------------------

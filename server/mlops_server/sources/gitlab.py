@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -44,8 +44,11 @@ def _datetime(value: Any) -> datetime:
 class _ChunkReader(io.RawIOBase):
     """A readable binary stream over an iterator of byte chunks (a streamed response)."""
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(
+        self, response: requests.Response, on_close: Callable[[], None] | None = None
+    ) -> None:
         self._response = response
+        self._on_close = on_close
         self._chunks = response.iter_content(chunk_size=1 << 16)
         self._pending = b""
 
@@ -65,7 +68,25 @@ class _ChunkReader(io.RawIOBase):
 
     def close(self) -> None:
         self._response.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
         super().close()
+
+
+def _streamed(
+    response: requests.Response, name: str, on_close: Callable[[], None] | None = None
+) -> ProjectFile:
+    """A ProjectFile reading a streamed GitLab response."""
+    # requests decodes compressed bodies, so a compressed length would be wrong.
+    size = (
+        None if response.headers.get("Content-Encoding") else response.headers.get("Content-Length")
+    )
+
+    def opener() -> BinaryIO:
+        return io.BufferedReader(_ChunkReader(response, on_close))
+
+    return ProjectFile(name=name, size=int(size) if size and size.isdigit() else None, open=opener)
 
 
 class GitLabSource:
@@ -204,21 +225,26 @@ class GitLabSource:
                 raise ProjectFileNotFound(file_path) from error
             raise
         assert isinstance(response, requests.Response)
-        # requests decodes compressed bodies, so a compressed length would be wrong.
-        size = (
-            None
-            if response.headers.get("Content-Encoding")
-            else response.headers.get("Content-Length")
-        )
+        return _streamed(response, file_path.rsplit("/", 1)[-1])
 
-        def opener() -> BinaryIO:
-            return io.BufferedReader(_ChunkReader(response))
-
-        return ProjectFile(
-            name=file_path.rsplit("/", 1)[-1],
-            size=int(size) if size and size.isdigit() else None,
-            open=opener,
-        )
+    def open_archive(
+        self, project_path: str, fmt: str, ref: str | None, token: str | None
+    ) -> ProjectFile:
+        """Start streaming GitLab's archive of the repository (LFS objects included) at
+        ``ref``, read with the caller's own token (anonymously when None)."""
+        client = self._gitlab(token)
+        path = f"/projects/{quote(project_path.strip('/'), safe='')}/repository/archive.{fmt}"
+        try:
+            response = client.http_get(
+                path, query_data={"sha": ref} if ref else {}, streamed=True, raw=True
+            )
+        except gitlab.exceptions.GitlabHttpError as error:
+            client.session.close()
+            if error.response_code in (403, 404):
+                raise ProjectFileNotFound(f"archive of {project_path} at {ref}") from error
+            raise
+        assert isinstance(response, requests.Response)
+        return _streamed(response, f"archive.{fmt}", on_close=client.session.close)
 
     # -- permissions ---------------------------------------------------------------------
 
