@@ -38,6 +38,11 @@ EUROSAT_CLASSES = [
 SENTINEL2_BANDS = [
     "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
 ]  # fmt: skip
+RGB_BANDS = [
+    {"name": "B04", "common_name": "red"},
+    {"name": "B03", "common_name": "green"},
+    {"name": "B02", "common_name": "blue"},
+]
 BOLIVIA_BBOX = (-65.95, -14.95, -64.25, -13.2)
 OPSET = 17
 IR_VERSION = 8
@@ -465,14 +470,11 @@ Evaluate it on the Sen1Floods11 Bolivia chips, the held-out event of that datase
                     },
                     "platform": "sentinel-2",
                     "gsd": 10,
-                    "assets": [{"glob": "samples.csv", "title": "Sample listing"}],
-                    "eo": {
-                        "bands": [
-                            {"name": "B04", "common_name": "red"},
-                            {"name": "B03", "common_name": "green"},
-                            {"name": "B02", "common_name": "blue"},
-                        ]
-                    },
+                    # eo allows item-level bands only as a summary of the assets' bands.
+                    "assets": [
+                        {"glob": "samples.csv", "title": "Sample listing", "eo:bands": RGB_BANDS}
+                    ],
+                    "eo": {"bands": RGB_BANDS},
                 },
                 """
 # EuroSAT RGB samples

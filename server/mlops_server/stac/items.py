@@ -32,7 +32,7 @@ from mlops_server.stac.hrefs import (
     resolve_href,
 )
 
-STAC_VERSION = "1.1.0"
+STAC_VERSION = "1.0.0"
 
 # Keys of the front matter that the mapping interprets; all others pass into properties.
 _SPECIAL_KEYS = {
