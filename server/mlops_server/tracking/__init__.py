@@ -5,4 +5,7 @@ ASGI app that sees every request before MLflow does. It takes the project from t
 (``/<project path>/tracking/...``), asks the catalog's check API for the caller's access level,
 enforces upstream mlflow-sharinghub's conventions (name suffix `` (<project id>)``, server-set
 ``project`` tag) and denies every route it does not know.
+
+Registered models reach the catalog's STAC items by *pull*: the catalog asks MLflow through
+the project tracking URI, as the caller, when it serves an item (:mod:`.stac`).
 """
