@@ -17,7 +17,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 WHEEL_SOURCES := pyproject.toml install.json $(shell find jupyter_mlops jupyter-config labextension/src labextension/style labextension/schema -type f -not -path '*/labextension/static/*' -not -name '_version.py' -not -path 'jupyter_mlops/labextension/*' 2>/dev/null) labextension/package.json
 
-.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean bench-proxy
+.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean bench-proxy bench-mlflow
 
 ## lab: install everything, then JupyterLab with the extension on the embedded demo platform
 lab: install
@@ -80,6 +80,10 @@ test-ui: install system-deps
 ## bench-proxy: proxied vs direct search latency and download throughput (prints ratios)
 bench-proxy: install
 	$(BIN)/python bench/proxy.py
+
+## bench-mlflow: MLflow SharingHub layer vs plain mlflow server, log_batch and run search (ratios)
+bench-mlflow: install
+	$(BIN)/python bench/mlflow_overhead.py
 
 ## constraints: refresh the pinned versions from the current venv
 constraints:
