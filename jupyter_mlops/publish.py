@@ -27,7 +27,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,8 @@ class PublishPlan:
     files: list[filing.PlannedFile]
     keywords: list[str] = field(default_factory=list)
     message: str = ""
+    #: Scratch folder holding downloaded MLflow artifacts, kept as long as the plan.
+    scratch: Any = field(default=None, repr=False)
 
     @property
     def total_size(self) -> int:
@@ -226,12 +228,16 @@ def _scrub(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-@contextlib.contextmanager
-def _mlflow_artifacts(reference: str | None) -> Iterator[tuple[dict[str, Path], dict[str, Any]]]:
-    """Download a registered model version's artifacts; yield files and the front-matter link."""
+def _mlflow_artifacts(
+    reference: str | None,
+) -> tuple[dict[str, Path], dict[str, Any], tempfile.TemporaryDirectory[str] | None]:
+    """Download a registered model version's artifacts into a scratch folder.
+
+    Returns the files, the front-matter link to the version, and the scratch folder (removed
+    when the plan that holds it goes away).
+    """
     if not reference:
-        yield {}, {}
-        return
+        return {}, {}, None
     name, _, version = reference.removeprefix("models:/").rpartition("/")
     if not name or not version.isdigit():
         raise metadata.field_error("mlflow_model", "expected 'models:/<name>/<version>'")
@@ -242,25 +248,26 @@ def _mlflow_artifacts(reference: str | None) -> Iterator[tuple[dict[str, Path], 
         raise metadata.field_error(
             "mlflow_model", "MLflow is not installed: pip install 'jupyter-mlops[tracking]'"
         ) from None
-    with tempfile.TemporaryDirectory(prefix="mlops-publish-") as scratch:
-        try:
-            mlflow.MlflowClient().get_model_version(name, version)
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}", dst_path=scratch
-            )
-        except MlflowException as error:
-            raise metadata.field_error(
-                "mlflow_model", f"cannot read {reference}: {error.message}"
-            ) from None
-        found = filing.expand({MLFLOW_FOLDER: local})
-        tracking = _scrub(mlflow.get_tracking_uri())
-        link = {
-            "rel": "mlflow:model",
-            "href": f"{tracking.rstrip('/')}/#/models/{quote(name)}/versions/{version}",
-            "title": f"{name} v{version}",
-            "mlflow:uri": f"models:/{name}/{version}",
-        }
-        yield found, link
+    scratch = tempfile.TemporaryDirectory(prefix="mlops-publish-")
+    try:
+        mlflow.MlflowClient().get_model_version(name, version)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=scratch.name
+        )
+    except MlflowException as error:
+        scratch.cleanup()
+        raise metadata.field_error(
+            "mlflow_model", f"cannot read {reference}: {error.message}"
+        ) from None
+    found = filing.expand({MLFLOW_FOLDER: local})
+    tracking = _scrub(mlflow.get_tracking_uri())
+    link = {
+        "rel": "mlflow:model",
+        "href": f"{tracking.rstrip('/')}/#/models/{quote(name)}/versions/{version}",
+        "title": f"{name} v{version}",
+        "mlflow:uri": f"models:/{name}/{version}",
+    }
+    return found, link, scratch
 
 
 def plan(
@@ -269,7 +276,9 @@ def plan(
     root: Path | None = None,
     default_visibility: str = "private",
 ) -> PublishPlan:
-    """Validate a request and build the plan (item, README, files) without any network call.
+    """Validate a request and build the plan (item, README, files); no target is touched.
+
+    With ``mlflow_model``, the model version's artifacts are downloaded from MLflow first.
 
     Parameters
     ----------
@@ -283,8 +292,15 @@ def plan(
     default_visibility
         Visibility when the request gives none.
     """
-    with _mlflow_artifacts(request.mlflow_model) as (model_files, model_link):
-        return _plan(request, namespace, root, default_visibility, model_files, model_link)
+    model_files, model_link, scratch = _mlflow_artifacts(request.mlflow_model)
+    try:
+        planned = _plan(request, namespace, root, default_visibility, model_files, model_link)
+    except BaseException:
+        if scratch is not None:
+            scratch.cleanup()
+        raise
+    planned.scratch = scratch
+    return planned
 
 
 def _plan(
