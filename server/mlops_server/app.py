@@ -316,6 +316,10 @@ def create_app(
     if login is not None:  # the OAuth login keeps its tokens in the encrypted session cookie
         app.add_middleware(EncryptedSessionMiddleware, settings=settings.session)
     install_auth_routes(app, settings, policy, login)
+    if settings.store is not None:  # the DVC store needs boto3 (extra "s3")
+        from mlops_server.store import install_store_routes
+
+        install_store_routes(app, settings, index, policy)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:

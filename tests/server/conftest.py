@@ -11,10 +11,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
 from tests.gitlab_double import (
     DEVELOPER,
@@ -119,7 +123,7 @@ class ServerProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
 
-    def wait_ready(self, timeout: float = 30) -> str:
+    def wait_ready(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -255,6 +259,66 @@ def gitlab_url(gitlab: GitLabDouble, serve: Callable[..., str]) -> str:
     )
     gitlab.state.add_hook(f"{url}/api/webhooks/gitlab", token=WEBHOOK_SECRET)
     return url
+
+
+# -- S3: moto's server mode, and an mlops-server whose DVC store uses it --------------------
+
+S3_BUCKET = "mlops-store"
+S3_CREDENTIALS = {"S3_ACCESS_KEY": "store-access-key", "S3_SECRET_KEY": "store-secret-key"}
+STORE_PART = 5 * 1024 * 1024  # S3's smallest multipart part
+
+
+@dataclass(frozen=True)
+class S3Server:
+    url: str
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=S3_CREDENTIALS["S3_ACCESS_KEY"],
+            aws_secret_access_key=S3_CREDENTIALS["S3_SECRET_KEY"],
+            region_name="us-east-1",
+        )
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """moto's S3 server on a free loopback port, with the store's bucket."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    found = S3Server(f"http://{host}:{port}")
+    found.client().create_bucket(Bucket=S3_BUCKET)
+    try:
+        yield found
+    finally:
+        server.stop()
+
+
+def store_config(tmp: Path, gitlab_url: str, s3_url: str, download: str = "redirect") -> Path:
+    """An upstream-format config file enabling the DVC store over the S3 server."""
+    config = tmp / "sharinghub.yaml"
+    config.write_text(
+        f"gitlab:\n  url: {gitlab_url}\n  allow-public: true\n"
+        f"services:\n  store:\n    mode: http\n    prefix: dvc/\n    download: {download}\n"
+        f"s3:\n  bucket: {S3_BUCKET}\n  endpoint: {s3_url}\n  region: us-east-1\n"
+        f"  upload-chunk-size: {STORE_PART}\n"
+    )
+    return config
+
+
+@pytest.fixture(scope="session")
+def store_url(
+    gitlab: GitLabDouble,
+    s3: S3Server,
+    serve: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """An mlops-server over the GitLab double with the DVC store (presigned redirects)."""
+    config = store_config(tmp_path_factory.mktemp("store-config"), gitlab.url, s3.url)
+    env = {"MLOPS_GITLAB_TOKEN": SERVICE_TOKEN, **S3_CREDENTIALS}
+    return serve("--config", str(config), "--sync-interval", "0", env=env)
 
 
 # -- PostgreSQL: a throwaway cluster for the index ------------------------------------------

@@ -15,9 +15,11 @@ from tests.gitlab_double import GitLabDouble
 from tests.server.conftest import (
     BIG_FILES,
     BIG_PROJECT,
+    S3_BUCKET,
     SERVICE_TOKEN,
     TABLE_PROJECTS,
     UNCATALOGUED,
+    S3Server,
 )
 
 # GitLab's rules, written out: the upstream access level each role gets on a project of each
@@ -254,3 +256,53 @@ def test_post_search_applies_the_callers_permissions(gitlab_url: str) -> None:
     # Then each sees what GitLab lets it see
     assert {f["id"] for f in anonymous["features"]} == {TABLE_PROJECTS["public"]}
     assert {f["id"] for f in developer["features"]} == set(TABLE_PROJECTS.values())
+
+
+# The DVC store (/api/store/<project id>/<path>), as (read, write) HTTP statuses. Reads need
+# access level 2 (reporter, or any reader of a public or internal project; upstream needs
+# developer), writes need 3 (developer). Invisible projects are 404; an anonymous caller
+# refused gets 401 (sign in), a signed-in one 403.
+STORE: dict[str, dict[str, tuple[int, int]]] = {
+    "anonymous": {"public": (200, 401), "internal": (404, 404), "private": (404, 404)},
+    "outsider": {"public": (200, 403), "internal": (200, 403), "private": (404, 404)},
+    "guest": {"public": (200, 403), "internal": (200, 403), "private": (403, 403)},
+    "reporter": {"public": (200, 403), "internal": (200, 403), "private": (200, 403)},
+    "developer": {"public": (200, 200), "internal": (200, 200), "private": (200, 200)},
+    "maintainer": {"public": (200, 200), "internal": (200, 200), "private": (200, 200)},
+}
+
+
+@pytest.mark.parametrize(("role", "visibility"), CELLS)
+def test_store_reads_and_writes_follow_gitlab_rules(
+    gitlab: GitLabDouble, s3: S3Server, store_url: str, role: str, visibility: str
+) -> None:
+    # Given an object in the project's store
+    project_id = gitlab.state.project(TABLE_PROJECTS[visibility]).id  # type: ignore[union-attr]
+    bucket = s3.client()
+    bucket.put_object(Bucket=S3_BUCKET, Key=f"dvc/{project_id}/files/md5/00/seed", Body=b"seed")
+    base = f"{store_url}/api/store/{project_id}/files/md5"
+    read, write = STORE[role][visibility]
+
+    # When the role reads it (HEAD, GET) and writes its own object (POST, as DVC does)
+    head = httpx.head(f"{base}/00/seed", headers=headers_of(role))
+    get = httpx.get(f"{base}/00/seed", headers=headers_of(role))
+    post = httpx.post(f"{base}/11/{role}", content=b"pushed", headers=headers_of(role))
+
+    # Then each status is the table's, and only allowed writes reach S3
+    assert head.status_code == read
+    assert post.status_code == write, post.text
+    if read == 200:
+        assert head.headers["content-length"] == "4"
+        assert get.status_code == 307
+        assert httpx.get(get.headers["location"]).content == b"seed"
+    else:
+        assert get.status_code == read
+        assert get.json()["reason"] == {401: "unauthorized", 403: "forbidden"}.get(
+            read, "not_found"
+        )
+    key = f"dvc/{project_id}/files/md5/11/{role}"
+    stored = bucket.list_objects_v2(Bucket=S3_BUCKET, Prefix=key).get("KeyCount", 0)
+    assert stored == (1 if write == 200 else 0)
+    token = token_of(role)
+    for response in (get, post):
+        assert token is None or token not in response.text
