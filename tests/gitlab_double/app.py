@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.gitlab_double.archive import repository_archive
 from tests.gitlab_double.model import (
     DEVELOPER,
     MAINTAINER,
@@ -46,8 +47,8 @@ from tests.gitlab_double.model import (
     User,
     blob_id,
 )
-from tests.gitlab_double.archive import repository_archive
 from tests.gitlab_double.oauth import OAuthProvider
+from tests.gitlab_double.pipelines import CIError, CIRunner
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -83,6 +84,7 @@ class GitLabApp:
         self.web = "http://gitlab.example"
         self._pending_after: dict[str, Any] = {}
         self.oauth = OAuthProvider(state)  # /oauth/authorize, /oauth/token, /oauth/revoke
+        self.ci = CIRunner(state)  # pipelines and jobs (see pipelines.py)
         self.app = Starlette(
             routes=[
                 *self.oauth.routes,
@@ -193,6 +195,8 @@ class GitLabApp:
                 return JSONResponse(self._commit_json(project))
             case ["projects", ref, "repository", name] if name.startswith("archive"):
                 return repository_archive(request, self._code(user, ref), name)
+            case ["projects", ref, ("pipelines" | "jobs"), *_]:
+                return self._ci_read(request, self._code(user, ref), parts[2:])
         raise ApiError(404, "404 Not Found")
 
     # -- publishing: namespaces, project writes, commits ------------------------------------
@@ -272,6 +276,32 @@ class GitLabApp:
                 return self._update_project(user, ref, body)
             case "POST", ["projects", ref, "repository", "commits"]:
                 return self._create_commit(user, ref, body)
+            case "POST", ["projects", ref, "pipeline"]:
+                try:
+                    created = self.ci.create(self.web, user, self._visible(user, ref), body)
+                except CIError as error:
+                    raise ApiError(error.status, error.message) from None
+                return JSONResponse(created, 201)
+        raise ApiError(404, "404 Not Found")
+
+    def _ci_read(self, request: Request, project: Project, rest: list[str]) -> Response:
+        """GET pipelines/:id, pipelines/:id/jobs, jobs/:id, jobs/:id/trace (pipelines.py)."""
+        try:
+            match rest:
+                case ["pipelines", pipeline_id]:
+                    pipeline = self.ci.pipeline(project, pipeline_id)
+                    return JSONResponse(self.ci.pipeline_json(self.web, pipeline))
+                case ["pipelines", pipeline_id, "jobs"]:
+                    pipeline = self.ci.pipeline(project, pipeline_id)
+                    jobs = [self.ci.job_json(self.web, pipeline, job) for job in pipeline.jobs]
+                    return self._page(request, jobs)
+                case ["jobs", job_id]:
+                    return JSONResponse(self.ci.job_json(self.web, *self.ci.job(project, job_id)))
+                case ["jobs", job_id, "trace"]:
+                    _, job = self.ci.job(project, job_id)
+                    return Response(job.trace, media_type="text/plain")
+        except CIError as error:
+            raise ApiError(error.status, error.message) from None
         raise ApiError(404, "404 Not Found")
 
     def _create_project(self, user: User, body: dict[str, Any]) -> Response:
