@@ -310,6 +310,7 @@ def test_catalog_command_line_is_accepted_by_mlops_server(rendered) -> None:
 
     _, _, documents = rendered
     container = container_of(documents, "Deployment", "-catalog")
+    assert container["command"] == ["mlops-server"]  # the image has no entrypoint
     args = _parser().parse_args(container["args"])
     assert args.command == "serve"
     assert args.db.startswith("postgresql+psycopg://")
