@@ -5,61 +5,28 @@ projects, webhooks that really fire) plus the admin-only routes the Job calls: i
 applications (``/applications``, ``renew-secret``) and system hooks (``/hooks``). A system hook
 created over the API is registered in the double's state, so GitLab events reach its URL.
 
-``KubernetesDouble`` serves ``/api/v1/namespaces/<ns>/secrets`` (get, create, replace) with a
-bearer token check, like the API server the Job's service account talks to.
+``KubernetesDouble`` answers ``/api/v1/namespaces/<ns>/secrets`` (get, create, replace) with a
+bearer token check, like the API server the Job's service account talks to; it is served by the
+same loopback server.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
-import threading
-import time
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from tests.gitlab_double.app import ApiError, GitLabApp
-from tests.gitlab_double.model import GitLabState, Hook, User
-from tests.gitlab_double.server import _send_hook, free_port
+from tests.gitlab_double.app import ApiError
+from tests.gitlab_double.model import Hook, User
+from tests.gitlab_double.server import GitLabDouble
 
 
-class Served:
-    """Serve an ASGI app with uvicorn in a thread on a free loopback port (context manager)."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("test double did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
-class AdminGitLab(Served):
+class AdminGitLab(GitLabDouble):
     """The GitLab double with instance OAuth applications and system hooks.
 
     Attributes
@@ -73,10 +40,10 @@ class AdminGitLab(Served):
         ``(method, path)`` of every admin call, to check what a run did.
     """
 
-    def __init__(self, users: list[User]) -> None:
-        self.state = GitLabState(users, [])
-        self.state.sender = _send_hook
-        self.gitlab = GitLabApp(self.state)
+    def __init__(self, users: list[User], kubernetes: KubernetesDouble | None = None) -> None:
+        super().__init__(users, [])
+        self.gitlab = self._app
+        self.kubernetes = kubernetes or KubernetesDouble("")
         self.applications: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str]] = []
         #: System hooks created over the API, by id (each is also in ``state.hooks``).
@@ -90,10 +57,12 @@ class AdminGitLab(Served):
                 Route("/api/v4/applications/{id:int}/renew-secret", self._renew, methods=["POST"]),
                 Route("/api/v4/hooks", self._hooks, methods=["GET", "POST"]),
                 Route("/api/v4/hooks/{id:int}", self._hook, methods=["DELETE"]),
+                Mount("/api/v1", app=self.kubernetes.app),
                 Mount("/", app=self.gitlab.app),
             ]
         )
-        super().__init__(app)
+        # Same loopback server as the plain double, serving the admin routes in front of it.
+        self._server.config.app = app
 
     def _admin(self, request: Request) -> None:
         self.calls.append((request.method, request.url.path.removeprefix("/api/v4")))
@@ -189,8 +158,11 @@ class AdminGitLab(Served):
         return Response(status_code=204)
 
 
-class KubernetesDouble(Served):
+class KubernetesDouble:
     """``/api/v1/namespaces/<ns>/secrets``: the Secret calls of the setup Job, token-checked.
+
+    An ASGI app (``app``), served under ``/api/v1`` of an ``AdminGitLab``: point the Job's
+    ``--kube-api-url`` at the same base URL.
 
     Attributes
     ----------
@@ -201,14 +173,13 @@ class KubernetesDouble(Served):
     def __init__(self, token: str) -> None:
         self.token = token
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
-        base = "/api/v1/namespaces/{ns}/secrets"
-        app = Starlette(
+        base = "/namespaces/{ns}/secrets"
+        self.app = Starlette(
             routes=[
                 Route(base, self._collection, methods=["POST"]),
                 Route(base + "/{name}", self._item, methods=["GET", "PUT"]),
             ]
         )
-        super().__init__(app)
 
     def _denied(self, request: Request) -> Response | None:
         if request.headers.get("authorization") != f"Bearer {self.token}":

@@ -27,14 +27,13 @@ HOOK_URL = "http://mlops-catalog.mlops.svc:8000/api/webhooks/gitlab"
 @pytest.fixture
 def gitlab() -> Iterator[AdminGitLab]:
     users = [User("root", [ADMIN_TOKEN], admin=True), User("alice", [USER_TOKEN])]
-    with AdminGitLab(users) as double:
+    with AdminGitLab(users, KubernetesDouble(KUBE_TOKEN)) as double:
         yield double
 
 
 @pytest.fixture
-def kube() -> Iterator[KubernetesDouble]:
-    with KubernetesDouble(KUBE_TOKEN) as double:
-        yield double
+def kube(gitlab: AdminGitLab) -> KubernetesDouble:
+    return gitlab.kubernetes
 
 
 @pytest.fixture
@@ -63,7 +62,7 @@ def setup(
                 "--namespace",
                 NAMESPACE,
                 "--kube-api-url",
-                kube.url,
+                gitlab.url,
                 "--hook-url",
                 HOOK_URL,
                 "--wait",
@@ -186,7 +185,7 @@ def test_successful_run_logs_no_secret(setup, gitlab, caplog: pytest.LogCaptureF
 
 
 def test_unreachable_gitlab_is_a_clear_failure(
-    kube, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given no GitLab listening at the URL
     monkeypatch.setenv("MLOPS_GITLAB_ADMIN_TOKEN", ADMIN_TOKEN)
