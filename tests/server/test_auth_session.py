@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from mlops_server.settings import load_settings
 
 from tests.gitlab_double import GitLabDouble
 from tests.server.conftest import SERVICE_TOKEN, TABLE_PROJECTS, ServerProcess
@@ -290,3 +291,40 @@ def test_servers_without_oauth_say_so(gitlab_url: str, browser: Browser) -> None
     assert "client-id" in response.json()["message"]
     assert httpx.get(f"{gitlab_url}/api/config/").json()["auth"] == "token"
     assert browser.get("/api/config/").json()["auth"] == "oauth2"
+
+
+def test_login_and_session_settings_read_upstreams_keys_and_env(tmp_path: Path) -> None:
+    # Given an upstream config with the OAuth client and the session block
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gitlab:\n  url: https://gitlab.example\n"
+        "  oauth:\n    client-id: from-yaml\n    client-secret: yaml-secret\n"
+        "server:\n  allowed-origins: [http://ui.example]\n"
+        "  session:\n    cookie: hub-session\n    max-age: 600\n    domain: example.org\n"
+    )
+    secrets_dir = tmp_path / "secret"
+    secrets_dir.mkdir()
+    (secrets_dir / "sessionSecretKey").write_text("key-from-file\n")
+    # When it loads, with environment overrides as upstream reads them
+    settings = load_settings(
+        config,
+        env={"GITLAB_OAUTH_CLIENT_ID": "from-env", "SECRET_DIR": str(secrets_dir)},
+    )
+    # Then env wins over YAML, the secret file fills the key, and secrets stay out of reprs
+    assert settings.oauth is not None
+    assert settings.oauth.client_id == "from-env"
+    assert settings.oauth.client_secret == "yaml-secret"
+    assert settings.session.cookie == "hub-session"
+    assert settings.session.max_age == 600
+    assert settings.session.domain == "example.org"
+    assert settings.session.secret_key == "key-from-file"
+    assert settings.allowed_origins == ("http://ui.example",)
+    assert "yaml-secret" not in repr(settings)
+    assert "key-from-file" not in repr(settings)
+    # And without a client secret there is no login
+    assert load_settings(config, env={"GITLAB_OAUTH_CLIENT_SECRET": ""}).oauth is not None
+    config.write_text("gitlab:\n  url: https://gitlab.example\n")
+    bare = load_settings(config, env={})
+    assert bare.oauth is None
+    assert bare.session.cookie == "sharinghub-session"
+    assert bare.session.max_age == 3600

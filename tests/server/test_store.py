@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mlops_server.settings import load_settings
 
 from tests.gitlab_double import GitLabDouble
 from tests.server.conftest import (
@@ -202,3 +203,41 @@ def test_dvc_push_and_pull_through_the_store(
     refused = dvc(work, "push")
     assert refused.returncode != 0
     assert "403" in refused.stderr + refused.stdout
+
+
+def test_store_settings_read_upstreams_keys_and_env(tmp_path: Path) -> None:
+    # Given an upstream config enabling the store the pre-0.4 way (s3.enable)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gitlab:\n  url: https://gitlab.example\n"
+        "s3:\n  enable: true\n  bucket: yaml-bucket\n  endpoint: http://s3.example\n"
+        "  presigned-expiration: 60\n"
+    )
+    # When it loads with upstream's S3 environment variables
+    settings = load_settings(
+        config,
+        env={"S3_BUCKET": "env-bucket", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "s3-secret-42"},
+    )
+    # Then the store is on, env wins, and the credentials stay out of reprs
+    store = settings.store
+    assert store is not None
+    assert (store.mode, store.bucket, store.endpoint) == ("http", "env-bucket", "http://s3.example")
+    assert store.presigned_expiration == 60
+    assert (store.read_level, store.download, store.upload_chunk_size) == (2, "redirect", 6_000_000)
+    assert "s3-secret-42" not in repr(settings)
+    # And a store without a bucket, or with an unknown read role, is a configuration error
+    config.write_text(
+        "gitlab:\n  url: https://gitlab.example\nservices:\n  store:\n    mode: http\n"
+    )
+    with pytest.raises(ValueError, match="bucket"):
+        load_settings(config, env={})
+    config.write_text(
+        "gitlab:\n  url: https://gitlab.example\n"
+        "services:\n  store:\n    mode: http\n    read-access: guest\ns3:\n  bucket: b\n"
+    )
+    with pytest.raises(ValueError, match="read-access"):
+        load_settings(config, env={})
+
+
+def test_config_api_announces_the_store(store_url: str) -> None:
+    assert httpx.get(f"{store_url}/api/config/").json()["store"] == "http"
