@@ -22,7 +22,7 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
-from mlops_server.tracking.stac import fetch_model_links
+from mlops_server.tracking.stac import fetch_model_links, logged_model_id, model_file
 from sklearn.linear_model import LinearRegression
 
 from tests.gitlab_double import DEVELOPER, GUEST, GitLabDouble, Project, User
@@ -69,6 +69,36 @@ def _wait_for_links(
 def _fitted() -> LinearRegression:
     features = np.array([[0.1], [0.4], [0.8], [1.0]])
     return LinearRegression().fit(features, features[:, 0] * 2)
+
+
+def test_the_model_file_is_read_from_mlmodel_flavors() -> None:
+    # Given MLmodel documents of a scikit-learn model, an ONNX model and a folder-only flavor
+    sklearn = {"flavors": {"python_function": {"model_path": "model.skops"}, "sklearn": {}}}
+    onnx = {"flavors": {"onnx": {"data": "model.onnx"}, "python_function": {"env": {}}}}
+    folder = {"flavors": {"python_function": {"data": "data"}, "pytorch": {"model_data": "data"}}}
+
+    # When the model file is looked up
+    found = [model_file(document) for document in (sklearn, onnx, folder, {})]
+
+    # Then files are found in python_function first, then other flavors; folders are skipped
+    assert found == ["model.skops", "model.onnx", None, None]
+
+
+def test_logged_model_ids_are_found_in_mlflow_3_sources() -> None:
+    # Given version sources of each kind
+    sources = [
+        "models:/m-0123abcd",
+        "mlflow-artifacts:/4/models/m-0123abcd/artifacts",
+        "s3://bucket/4/models/m-0123abcd/artifacts/",
+        "mlflow-artifacts:/4/5e0405c5/artifacts/model",
+        "runs:/5e0405c5/model",
+    ]
+
+    # When the logged model id is looked for
+    found = [logged_model_id(source) for source in sources]
+
+    # Then MLflow 3 sources name it and run sources do not
+    assert found == ["m-0123abcd", "m-0123abcd", "m-0123abcd", None, None]
 
 
 def test_models_of_a_project_become_links_with_run_and_asset(

@@ -297,7 +297,7 @@ class ModelLinks:
                 return None
         try:
             found = fetch_model_links(
-                f"{self.internal_base}/{path}/tracking/", public_uri, token, self.timeout
+                f"{self.internal_base}/{quote(path)}/tracking/", public_uri, token, self.timeout
             )
         except (requests.RequestException, ValueError) as error:
             log.warning("MLflow unreachable for the models of %s: %s", path, type(error).__name__)
