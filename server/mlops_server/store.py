@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -82,21 +82,21 @@ class S3Store:
             )
         )
 
-    def head(self, key: str) -> dict[str, Any] | None:
+    def _unless_missing(self, call: Callable[..., Any], key: str) -> dict[str, Any] | None:
         try:
-            return dict(self.client.head_object(Bucket=self.settings.bucket, Key=key))
+            return dict(call(Bucket=self.settings.bucket, Key=key))
         except ClientError as error:
             if _missing(error):
                 return None
             raise
 
+    def head(self, key: str) -> dict[str, Any] | None:
+        """The object's metadata, or None when there is no such object."""
+        return self._unless_missing(self.client.head_object, key)
+
     def get(self, key: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.client.get_object(Bucket=self.settings.bucket, Key=key))
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
+        """The object (metadata and streaming ``Body``), or None."""
+        return self._unless_missing(self.client.get_object, key)
 
     async def upload(self, key: str, body: Any) -> None:
         """Stream an async iterator of bytes into ``key``; one part in memory at most."""
