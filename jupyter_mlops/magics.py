@@ -179,6 +179,37 @@ def build_parser() -> _Parser:
     train.add_argument("--remote", action="store_true", help="run as a GitLab CI pipeline")
     train.add_argument("--ref", help="branch or tag for --remote (default: default branch)")
     train.set_defaults(handler=_train)
+
+    publish = commands.add_parser(
+        "publish",
+        help="publish a model or dataset to the catalog (validated first)",
+        description="Same options as jupyter_mlops.publish(); see help(jupyter_mlops.publish).",
+    )
+    publish.add_argument("name", help="display name; the project path defaults to its slug")
+    publish.add_argument("--kind", choices=["model", "dataset"], default="model")
+    publish.add_argument("--namespace", help="GitLab group or user namespace")
+    publish.add_argument("--path", help="project path inside the namespace")
+    publish.add_argument("--title")
+    publish.add_argument("--description", default="")
+    publish.add_argument("--readme", help="README body (Markdown)")
+    publish.add_argument("--visibility", choices=["private", "internal", "public"])
+    publish.add_argument("--license", help="SPDX identifier, e.g. MIT")
+    publish.add_argument("--bbox", type=_floats, help="west,south,east,north (WGS84)")
+    publish.add_argument("--temporal", help="START/END, ISO dates, '..' for open")
+    publish.add_argument("--keyword", action="append", default=[], dest="keywords")
+    publish.add_argument("--related", action="append", default=[], metavar="KIND=PROJECT")
+    publish.add_argument(
+        "--file", action="append", default=[], dest="files", metavar="PATH",
+        help="a file or folder to publish (repeat)",
+    )  # fmt: skip
+    publish.add_argument("--mlflow-model", help="models:/<name>/<version> to publish")
+    publish.add_argument(
+        "--mlm", action="append", default=[], metavar="FIELD=VALUE",
+        help="MLM field without prefix (VALUE may be JSON), e.g. tasks='[\"classification\"]'",
+    )  # fmt: skip
+    publish.add_argument("--message", help="commit message")
+    publish.add_argument("--dry-run", action="store_true", help="validate and show the plan")
+    publish.set_defaults(handler=_publish)
     return parser
 
 
@@ -281,7 +312,7 @@ def _log(args: argparse.Namespace) -> str:
     from .training import parse_params
 
     _tracked()
-    namespace: dict[str, Any] = args.namespace
+    namespace: dict[str, Any] = args.user_ns
     params: dict[str, Any] = parse_params(args.param)
     metrics: dict[str, float] = {k: float(v) for k, v in parse_params(args.metric).items()}
     for name in args.names:
@@ -453,6 +484,37 @@ def _train_remote(
     return ("FINISHED" if status == "success" else "FAILED"), pipeline.web_url
 
 
+def _json_or_text(value: str) -> Any:
+    import json
+
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _publish(args: argparse.Namespace) -> Any:
+    from .publish import publish
+    from .training import parse_params
+
+    temporal = None
+    if args.temporal:
+        start, sep, end = args.temporal.partition("/")
+        if not sep:
+            raise UsageError("--temporal is START/END ('..' for an open end).")
+        temporal = [None if t in ("", "..") else t for t in (start, end)]
+    result = publish(
+        args.name, kind=args.kind, namespace=args.namespace, path=args.path, title=args.title,
+        description=args.description, readme=args.readme, visibility=args.visibility,
+        license=args.license, bbox=args.bbox, temporal=temporal, keywords=args.keywords,
+        related=parse_params(args.related) or None, files=args.files,
+        mlflow_model=args.mlflow_model,
+        mlm={k: _json_or_text(v) for k, v in parse_params(args.mlm).items()} or None,
+        message=args.message, dry_run=args.dry_run,
+    )  # fmt: skip
+    return result
+
+
 @magics_class
 class MLOpsMagics(Magics):
     """The ``%mlops`` magic."""
@@ -465,7 +527,7 @@ class MLOpsMagics(Magics):
             if args.command is None:
                 build_parser().print_help()
                 return None
-            args.namespace = self.shell.user_ns if self.shell is not None else {}
+            args.user_ns = self.shell.user_ns if self.shell is not None else {}
             if cell is not None and args.command == "log":
                 args.names = [*args.names, *_assigned_by(self.shell, cell)]
             result = args.handler(args)
