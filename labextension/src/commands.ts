@@ -8,4 +8,8 @@ export namespace CommandIDs {
   export const openItem = 'jupyter-mlops:open-item';
   /** Insert a cell opening an item into the active notebook; args {@link IOpenItemArgs}. */
   export const insertItemCode = 'jupyter-mlops:insert-item-code';
+  /** Track the current notebook's MLflow runs in a project (a second call stops). */
+  export const trackNotebook = 'jupyter-mlops:track-notebook';
+  /** Open the experiments panel; args `{project?, experiment?}`. */
+  export const openExperiments = 'jupyter-mlops:open-experiments';
 }

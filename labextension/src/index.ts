@@ -7,12 +7,14 @@ import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { ItemView } from './catalog/item';
 import { CatalogPanel, ICatalogOptions } from './catalog/panel';
 import { itemSnippet } from './catalog/snippets';
 import { CommandIDs } from './commands';
+import { setupExperiments } from './trackingCommands';
 import { IOpenItemArgs, IStacItem, PLUGIN_ID } from './tokens';
 
 // Injected by the build from package.json.
@@ -60,7 +62,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ILayoutRestorer,
     IRenderMimeRegistry,
-    INotebookTracker
+    INotebookTracker,
+    IStatusBar
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -68,7 +71,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     rendermime: IRenderMimeRegistry | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    statusBar: IStatusBar | null
   ) => {
     let settings: ISettingRegistry.ISettings | null = null;
     if (settingRegistry) {
@@ -127,6 +131,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.openCatalog, category: 'MLOps' });
+
+    setupExperiments({
+      app,
+      notebooks,
+      palette,
+      statusBar,
+      restorer,
+      info: () => panel.info
+    });
 
     app.commands.addCommand(CommandIDs.openItem, {
       label: 'Open Catalog Item',

@@ -67,6 +67,8 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"--port={port}", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # MLflow's first database migration is slow on busy shared cores.
+            "--JupyterMLOps.embedded_start_timeout=240",
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
