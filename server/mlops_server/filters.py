@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,6 +30,13 @@ from shapely.geometry.base import BaseGeometry
 from mlops_server.errors import BadRequest
 
 Predicate = Callable[[dict[str, Any], Sequence[str]], bool]
+
+# The index keeps the string properties of items up to this length (``item_properties``) so
+# that equality filters on them run in SQL, except these (long or date-time valued) ones.
+PROPERTY_VALUE_MAX = 255
+UNINDEXED_PROPERTIES = frozenset(
+    {"description", "datetime", "start_datetime", "end_datetime", "created", "updated"}
+)
 
 QUERYABLES: dict[str, dict[str, Any]] = {
     "id": {"description": "Item id: the project's full path", "type": "string"},
@@ -203,7 +211,80 @@ class _Evaluator:
         raise BadRequest(f"Parameter 'filter': unsupported operation {type(node).__name__}")
 
 
-def parse_filter(value: Any, language: Any = None) -> Predicate | None:
+@dataclass(frozen=True)
+class Clause:
+    """A part of a filter that the index runs in SQL with exactly the predicate's meaning.
+
+    ``kind`` is ``and``/``or``/``not`` (``args``: clauses), ``id`` or ``collection``
+    (``args``: the string compared), or ``property`` (``args``: name, string value): the
+    item's property is that string (a missing, null or non-string property never is).
+    """
+
+    kind: str
+    args: tuple[Any, ...]
+
+
+def _equality(attribute: str, value: Any) -> Clause | None:
+    if not isinstance(value, str) or attribute == "geometry":
+        return None
+    if attribute in ("id", "collection"):
+        return Clause(attribute, (value,))
+    name = attribute.removeprefix("properties.")
+    if name in UNINDEXED_PROPERTIES or len(value) > PROPERTY_VALUE_MAX:
+        return None
+    return Clause("property", (name, value))
+
+
+def _clause(node: Any) -> Clause | None:
+    """The SQL clause meaning exactly what ``_Evaluator.test(node)`` means, or None."""
+    if isinstance(node, ast.And | ast.Or):
+        parts = (_clause(node.lhs), _clause(node.rhs))
+        if parts[0] is None or parts[1] is None:
+            return None
+        return Clause("and" if isinstance(node, ast.And) else "or", parts)
+    if isinstance(node, ast.Not):
+        inner = _clause(node.sub_node)
+        return None if inner is None else Clause("not", (inner,))
+    if isinstance(node, ast.Comparison) and node.op == ast.ComparisonOp.EQ:
+        if isinstance(node.lhs, ast.Attribute):
+            return _equality(node.lhs.name, node.rhs)
+        return None
+    if isinstance(node, ast.In) and isinstance(node.lhs, ast.Attribute) and node.sub_nodes:
+        options = [_equality(node.lhs.name, value) for value in node.sub_nodes]
+        if any(option is None for option in options):
+            return None
+        either = Clause("or", tuple(options))
+        return Clause("not", (either,)) if node.not_ else either
+    return None
+
+
+def _conjuncts(node: Any) -> list[Any]:
+    if isinstance(node, ast.And):
+        return _conjuncts(node.lhs) + _conjuncts(node.rhs)
+    return [node]
+
+
+class CqlFilter:
+    """A parsed CQL2 filter: a predicate ``(item, categories) -> bool``, plus the SQL part.
+
+    ``prefilter`` is a clause every kept item satisfies (None: no SQL part); when ``exact``
+    it is the whole filter and the predicate need not run at all.
+    """
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+        whole = _clause(tree)
+        self.exact = whole is not None
+        if whole is None:
+            parts = [c for c in (_clause(n) for n in _conjuncts(tree)) if c is not None]
+            whole = parts[0] if len(parts) == 1 else Clause("and", tuple(parts)) if parts else None
+        self.prefilter = whole
+
+    def __call__(self, item: dict[str, Any], categories: Sequence[str]) -> bool:
+        return _Evaluator(item, categories).test(self.tree)
+
+
+def parse_filter(value: Any, language: Any = None) -> CqlFilter | None:
     """Parse a CQL2 filter into a predicate ``(item, categories) -> bool``."""
     if value is None or value == "" or value == {}:
         return None
@@ -221,11 +302,7 @@ def parse_filter(value: Any, language: Any = None) -> Predicate | None:
         raise BadRequest(f"Parameter 'filter' is not valid CQL2: {summary[:200]}") from None
     # Unsupported operators must fail now (400), not later in the middle of a search.
     _Evaluator({"id": "", "properties": {}, "geometry": None}, []).test(tree)
-
-    def predicate(item: dict[str, Any], categories: Sequence[str]) -> bool:
-        return _Evaluator(item, categories).test(tree)
-
-    return predicate
+    return CqlFilter(tree)
 
 
 def queryables(base_url: str, collection_id: str | None = None) -> dict[str, Any]:

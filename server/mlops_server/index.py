@@ -11,12 +11,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -29,15 +30,20 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    insert,
+    inspect,
+    not_,
     or_,
     select,
     true,
 )
+from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
+from mlops_server.filters import PROPERTY_VALUE_MAX, UNINDEXED_PROPERTIES, Clause, CqlFilter
 from mlops_server.settings import Settings
 from mlops_server.sources.base import Project, ProjectSource
 from mlops_server.stac.items import build_item
@@ -69,7 +75,32 @@ class ItemRow(Base):
     updated: Mapped[datetime] = mapped_column(DateTime)
     datetime: Mapped[datetime] = mapped_column(DateTime)
     stars: Mapped[int] = mapped_column(Integer, default=0)
+    # The geometry equals its bounding box (a box, a point...): bbox overlap is exact.
+    rectangular: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ItemDocumentRow(Base):
+    """The stored item JSON, apart so that scans of ``items`` stay narrow."""
+
+    __tablename__ = "item_documents"
+
+    path: Mapped[str] = mapped_column(
+        ForeignKey("items.path", ondelete="CASCADE"), primary_key=True
+    )
     item: Mapped[str] = mapped_column(Text)
+
+
+class ItemPropertyRow(Base):
+    """Short string properties of items, so that CQL2 equality filters run in SQL."""
+
+    __tablename__ = "item_properties"
+    __table_args__ = (SqlIndex("ix_item_properties_name_value", "name", "value"),)
+
+    path: Mapped[str] = mapped_column(
+        ForeignKey("items.path", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(PROPERTY_VALUE_MAX))
 
 
 class ItemCategoryRow(Base):
@@ -111,8 +142,120 @@ def _sqlite_wal(connection: Any, record: Any) -> None:
     cursor.close()
 
 
+def _ensure_schema(engine: Engine) -> None:
+    """Create the index tables; recreate them when they were made by another version (the
+    index is derived data: the start-up rebuild fills it again)."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        found = {column["name"] for column in inspector.get_columns(table.name)}
+        if found != set(table.columns.keys()):
+            log.info("index table %s has another layout: recreating the index", table.name)
+            Base.metadata.drop_all(engine)
+            break
+    Base.metadata.create_all(engine)
+
+
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+class _Rows(NamedTuple):
+    """Rows of one project in each index table."""
+
+    item: dict[str, Any]
+    document: dict[str, Any]
+    categories: list[dict[str, Any]]
+    topics: list[dict[str, Any]]
+    properties: list[dict[str, Any]]
+
+
+_BATCH = 500  # projects per multi-row INSERT during a rebuild
+# Box searches exclude misses by path in SQL up to this many; beyond, all go through shapely.
+_MAX_EXCLUDED = 2000
+
+
+def _rows(project: Project, settings: Settings) -> _Rows:
+    built = build_item(project, settings)
+    for warning in built.warnings:
+        log.warning("project %s: %s", project.path, warning)
+    minx, miny, maxx, maxy = built.bbox or (None, None, None, None)
+    geometry = built.item.get("geometry")
+    shape = shapely.geometry.shape(geometry) if geometry else None
+    path = project.path
+    item = {
+        "path": path,
+        "project_id": project.id,
+        "name": project.name,
+        "title": built.title,
+        "text": built.text,
+        "visibility": project.visibility,
+        "minx": minx,
+        "miny": miny,
+        "maxx": maxx,
+        "maxy": maxy,
+        "geometry": json.dumps(geometry) if geometry else None,
+        "start": _naive_utc(built.start),
+        "end": _naive_utc(built.end),
+        "created": _naive_utc(built.created),
+        "updated": _naive_utc(built.updated),
+        "datetime": _naive_utc(built.datetime),
+        "stars": project.star_count,
+        "rectangular": bool(shape is not None and shape.equals(shape.envelope)),
+    }
+    categories = [
+        {"path": path, "category": category.id}
+        for category in settings.categories_for_topics(list(project.topics))
+    ]
+    topics = [{"path": path, "topic": topic} for topic in dict.fromkeys(project.topics)]
+    properties = [
+        {"path": path, "name": name, "value": value}
+        for name, value in built.item["properties"].items()
+        if isinstance(value, str)
+        and len(value) <= PROPERTY_VALUE_MAX
+        and name not in UNINDEXED_PROPERTIES
+    ]
+    document = {"path": path, "item": json.dumps(built.item)}
+    return _Rows(item, document, categories, topics, properties)
+
+
+def _insert(session: Session, batch: Sequence[_Rows]) -> None:
+    """Insert projects' rows with one multi-row statement per table (items first)."""
+    if not batch:
+        return
+    session.execute(insert(ItemRow), [rows.item for rows in batch])
+    session.execute(insert(ItemDocumentRow), [rows.document for rows in batch])
+    for table, field_name in (
+        (ItemCategoryRow, "categories"),
+        (ItemTopicRow, "topics"),
+        (ItemPropertyRow, "properties"),
+    ):
+        values = [row for rows in batch for row in getattr(rows, field_name)]
+        if values:
+            session.execute(insert(table), values)
+
+
+def _clause_sql(clause: Clause) -> ColumnElement[bool]:
+    """The SQL of a filter clause (see ``mlops_server.filters.Clause``)."""
+    if clause.kind == "and":
+        return and_(*(_clause_sql(c) for c in clause.args))
+    if clause.kind == "or":
+        return or_(*(_clause_sql(c) for c in clause.args))
+    if clause.kind == "not":
+        return not_(_clause_sql(clause.args[0]))
+    if clause.kind == "id":
+        return ItemRow.path == str(clause.args[0])
+    if clause.kind == "collection":
+        return ItemRow.path.in_(
+            select(ItemCategoryRow.path).where(ItemCategoryRow.category == clause.args[0])
+        )
+    name, value = clause.args
+    return ItemRow.path.in_(
+        select(ItemPropertyRow.path).where(
+            ItemPropertyRow.name == name, ItemPropertyRow.value == value
+        )
+    )
 
 
 @dataclass
@@ -164,7 +307,7 @@ class Index:
         if url.startswith("sqlite") and not kwargs:
             # Readers keep reading the last committed index while a sync or webhook writes.
             event.listen(self.engine, "connect", _sqlite_wal)
-        Base.metadata.create_all(self.engine)
+        _ensure_schema(self.engine)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -172,10 +315,11 @@ class Index:
         """Replace the whole index with the projects of the source; return their count."""
         count = 0
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(ItemTopicRow))
-            session.execute(delete(ItemCategoryRow))
+            for table in (ItemPropertyRow, ItemTopicRow, ItemCategoryRow, ItemDocumentRow):
+                session.execute(delete(table))
             session.execute(delete(ItemRow))
             seen_ids: dict[int, str] = {}
+            batch: list[_Rows] = []
             for project in source.iter_projects():
                 if project.id in seen_ids:
                     log.warning(
@@ -186,15 +330,19 @@ class Index:
                     )
                     continue
                 seen_ids[project.id] = project.path
-                self._add(session, project, settings)
+                batch.append(_rows(project, settings))
                 count += 1
+                if len(batch) >= _BATCH:
+                    _insert(session, batch)
+                    batch = []
+            _insert(session, batch)
         return count
 
     def upsert(self, project: Project, settings: Settings) -> None:
         """Index one project, replacing any entry with its path or id (renames, moves)."""
         with Session(self.engine) as session, session.begin():
             self._delete(session, path=project.path, project_id=project.id)
-            self._add(session, project, settings)
+            _insert(session, [_rows(project, settings)])
 
     def remove(self, path: str | None = None, project_id: int | None = None) -> bool:
         """Drop a project from the index; return whether something was removed."""
@@ -211,44 +359,9 @@ class Index:
         )
         if not paths:
             return False
-        session.execute(delete(ItemTopicRow).where(ItemTopicRow.path.in_(paths)))
-        session.execute(delete(ItemCategoryRow).where(ItemCategoryRow.path.in_(paths)))
-        session.execute(delete(ItemRow).where(ItemRow.path.in_(paths)))
+        for table in (ItemPropertyRow, ItemTopicRow, ItemCategoryRow, ItemDocumentRow, ItemRow):
+            session.execute(delete(table).where(table.path.in_(paths)))
         return True
-
-    def _add(self, session: Session, project: Project, settings: Settings) -> None:
-        built = build_item(project, settings)
-        for warning in built.warnings:
-            log.warning("project %s: %s", project.path, warning)
-        minx, miny, maxx, maxy = built.bbox or (None, None, None, None)
-        geometry = built.item.get("geometry")
-        session.add(
-            ItemRow(
-                path=project.path,
-                project_id=project.id,
-                name=project.name,
-                title=built.title,
-                text=built.text,
-                visibility=project.visibility,
-                minx=minx,
-                miny=miny,
-                maxx=maxx,
-                maxy=maxy,
-                geometry=json.dumps(geometry) if geometry else None,
-                start=_naive_utc(built.start),
-                end=_naive_utc(built.end),
-                created=_naive_utc(built.created),
-                updated=_naive_utc(built.updated),
-                datetime=_naive_utc(built.datetime),
-                stars=project.star_count,
-                item=json.dumps(built.item),
-            )
-        )
-        session.flush()
-        for category in settings.categories_for_topics(list(project.topics)):
-            session.add(ItemCategoryRow(path=project.path, category=category.id))
-        for topic in dict.fromkeys(project.topics):
-            session.add(ItemTopicRow(path=project.path, topic=topic))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -264,30 +377,47 @@ class Index:
                 found[path].append(category)
         return found
 
-    def _to_items(self, session: Session, rows: Sequence[ItemRow]) -> list[IndexedItem]:
-        categories = self._categories(session, [r.path for r in rows])
-        return [
-            IndexedItem(
-                path=r.path,
-                project_id=r.project_id,
-                name=r.name,
-                visibility=r.visibility,
-                item=json.loads(r.item),
-                categories=categories[r.path],
+    # The columns an IndexedItem is made of, the stored item JSON last.
+    _ITEM_COLUMNS = (
+        ItemRow.path,
+        ItemRow.project_id,
+        ItemRow.name,
+        ItemRow.visibility,
+        ItemDocumentRow.item,
+    )
+
+    def _load(self, session: Session, condition: ColumnElement[bool]) -> dict[str, IndexedItem]:
+        """The items matching ``condition``, by path, with their categories."""
+        rows = session.execute(
+            select(*self._ITEM_COLUMNS)
+            .join(ItemDocumentRow, ItemDocumentRow.path == ItemRow.path)
+            .where(condition)
+        ).all()
+        categories = self._categories(session, [row[0] for row in rows])
+        return {
+            path: IndexedItem(
+                path=path,
+                project_id=project_id,
+                name=name,
+                visibility=visibility,
+                item=json.loads(item),
+                categories=categories[path],
             )
-            for r in rows
-        ]
+            for path, project_id, name, visibility, item in rows
+        }
+
+    def _page(self, session: Session, paths: Sequence[str]) -> list[IndexedItem]:
+        by_path = self._load(session, ItemRow.path.in_(paths)) if paths else {}
+        return [by_path[path] for path in paths]
 
     def get(self, path: str | None = None, project_id: int | None = None) -> IndexedItem | None:
         """One indexed project by full path or numeric id, whatever its visibility."""
         with Session(self.engine) as session:
-            stmt = select(ItemRow)
             if project_id is not None:
-                stmt = stmt.where(ItemRow.project_id == project_id)
+                found = self._load(session, ItemRow.project_id == project_id)
             else:
-                stmt = stmt.where(ItemRow.path == path)
-            row = session.scalars(stmt).first()
-            return self._to_items(session, [row])[0] if row is not None else None
+                found = self._load(session, ItemRow.path == path)
+            return next(iter(found.values()), None)
 
     @staticmethod
     def _temporal_condition(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
@@ -328,6 +458,7 @@ class Index:
         area = query.geometry
         if area is None and query.bbox is not None:
             area = shapely.geometry.box(*query.bbox)
+        box_query = area is not None and area.equals(area.envelope)
         if area is not None:
             qminx, qminy, qmaxx, qmaxy = area.bounds
             conditions.extend(
@@ -341,6 +472,13 @@ class Index:
             )
         if query.start is not None or query.end is not None:
             conditions.append(self._temporal_condition(query.start, query.end))
+        predicate = query.predicate
+        if isinstance(predicate, CqlFilter):
+            # The filter's SQL part runs in the index; Python checks only what is left.
+            if predicate.prefilter is not None:
+                conditions.append(_clause_sql(predicate.prefilter))
+            if predicate.exact:
+                predicate = None
 
         order = []
         for name, ascending in query.sortby:
@@ -349,41 +487,72 @@ class Index:
         order.append(ItemRow.path.asc())
 
         with Session(self.engine) as session:
-            if area is None and query.predicate is None:
+            exact_area = area
+            if area is not None and box_query:
+                # A box query is exact in SQL for items whose geometry is its bbox or lies
+                # inside the box; shapely decides on the few others (polygons on the edge).
+                exact_area = self._drop_misses(session, area, conditions)
+            if exact_area is None and predicate is None:
                 matched = session.scalar(
                     select(func.count()).select_from(ItemRow).where(*conditions)
                 )
-                rows = session.scalars(
-                    select(ItemRow)
+                paths = session.scalars(
+                    select(ItemRow.path)
                     .where(*conditions)
                     .order_by(*order)
                     .offset(query.offset)
                     .limit(query.limit)
                 ).all()
-                return IndexPage(self._to_items(session, rows), int(matched or 0))
+                return IndexPage(self._page(session, paths), int(matched or 0))
             # SQL prefilters; shapely decides on exact geometries, the predicate on filters.
-            kept = self._filter(session, query, area, conditions, order)
+            kept = self._filter(session, predicate, exact_area, conditions, order)
             page_paths = kept[query.offset : query.offset + query.limit]
-            by_path = {
-                r.path: r
-                for r in session.scalars(select(ItemRow).where(ItemRow.path.in_(page_paths)))
-            }
-            rows = [by_path[p] for p in page_paths]
-            return IndexPage(self._to_items(session, rows), len(kept))
+            return IndexPage(self._page(session, page_paths), len(kept))
+
+    @staticmethod
+    def _drop_misses(
+        session: Session, area: BaseGeometry, conditions: list[ColumnElement[bool]]
+    ) -> BaseGeometry | None:
+        """Exclude (in ``conditions``) the bbox candidates whose geometry misses the box
+        ``area``; return None, or ``area`` when too many must be checked one by one."""
+        qminx, qminy, qmaxx, qmaxy = area.bounds
+        unsure = select(ItemRow.path, ItemRow.geometry).where(
+            *conditions,
+            ItemRow.rectangular.is_(False),
+            or_(
+                ItemRow.minx < qminx,
+                ItemRow.maxx > qmaxx,
+                ItemRow.miny < qminy,
+                ItemRow.maxy > qmaxy,
+            ),
+        )
+        shapely.prepare(area)
+        misses = [
+            path
+            for path, geometry in session.execute(unsure)
+            if not (geometry and area.intersects(shapely.geometry.shape(json.loads(geometry))))
+        ]
+        if len(misses) > _MAX_EXCLUDED:
+            return area
+        if misses:
+            conditions.append(ItemRow.path.not_in(misses))
+        return None
 
     def _filter(
         self,
         session: Session,
-        query: IndexQuery,
+        predicate: Callable[[dict[str, Any], Sequence[str]], bool] | None,
         area: BaseGeometry | None,
         conditions: list[ColumnElement[bool]],
         order: list[Any],
     ) -> list[str]:
-        predicate = query.predicate
         columns: list[Any] = [ItemRow.path, ItemRow.geometry]
+        query = select(*columns)
         if predicate is not None:
-            columns.append(ItemRow.item)
-        candidates = session.execute(select(*columns).where(*conditions).order_by(*order)).all()
+            query = select(*columns, ItemDocumentRow.item).join(
+                ItemDocumentRow, ItemDocumentRow.path == ItemRow.path
+            )
+        candidates = session.execute(query.where(*conditions).order_by(*order)).all()
         categories: dict[str, list[str]] = {}
         if predicate is not None:
             rows = session.execute(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from mlops_server.filters import parse_filter
 from mlops_server.index import Index, IndexQuery
 from mlops_server.settings import load_settings
 from mlops_server.sources.base import Project, ProjectFile
@@ -113,3 +114,73 @@ def test_upsert_follows_renames_and_remove_drops(index: Index) -> None:
     assert index.remove(project_id=7) is True
     assert index.remove(project_id=7) is False
     assert paths(index, visibilities=["public"]) == set()
+
+
+def _with_front_matter(project_id: int, front_matter: str, topic: str) -> Project:
+    base = project(project_id, f"g/p{project_id}", "public")
+    return Project(
+        **{**base.__dict__, "topics": (topic,), "readme": f"---\n{front_matter}---\n# P\n"}
+    )
+
+
+FILTER_PROJECTS = [
+    ("mlm:\n  framework: pytorch\n  epochs: 3\n", "sharinghub:aimodel"),
+    ("mlm:\n  framework: jax\n  epochs: 9\n", "sharinghub:aimodel"),
+    ("mlm:\n  framework: 5\n", "sharinghub:aimodel"),  # a number, never equal to a string
+    ("mlm:\n  framework: null\n", "sharinghub:aimodel"),
+    ("mlm:\n  framework: [pytorch]\n", "sharinghub:aimodel"),
+    ("mlm:\n  architecture: U-Net\n", "sharinghub:aimodel"),  # no framework at all
+    ("platform: pytorch\n", "sharinghub:dataset"),
+    ("extent:\n  spatial: 'POLYGON((0 0, 4 0, 0 4, 0 0))'\n", "sharinghub:dataset"),
+    ("extent:\n  spatial: [3, 3, 5, 5]\n", "sharinghub:dataset"),
+]
+
+
+@pytest.mark.parametrize(
+    "cql2",
+    [
+        "mlm:framework = 'pytorch'",
+        "NOT (mlm:framework = 'pytorch')",
+        "mlm:framework IN ('pytorch', 'jax')",
+        "mlm:framework NOT IN ('pytorch', 'jax')",
+        "mlm:framework = 'pytorch' OR platform = 'pytorch'",
+        "collection = 'dataset' AND NOT (platform = 'pytorch')",
+        "id = 'g/p2' OR id = 'g/p3'",
+        "mlm:framework = 'pytorch' AND mlm:epochs > 2",  # SQL prefilter + Python
+        "mlm:framework <> 'pytorch'",  # Python only
+    ],
+)
+def test_filters_run_in_sql_with_the_predicate_meaning(index: Index, cql2: str) -> None:
+    # Given items whose property is a string, a number, null, a list or missing
+    settings = load_settings()
+    projects = [_with_front_matter(n + 1, fm, t) for n, (fm, t) in enumerate(FILTER_PROJECTS)]
+    index.rebuild(Source(projects), settings)
+    predicate = parse_filter(cql2)
+    assert predicate is not None
+    # When searched through the index (SQL for the clauses it can run)
+    query = IndexQuery(
+        visibilities=["public"], categories=["ai-model", "dataset"], limit=100, predicate=predicate
+    )
+    found = {item.path for item in index.search(query).items}
+    # Then it keeps exactly what the predicate keeps when evaluated item by item
+    expected = set()
+    for each in projects:
+        indexed = index.get(path=each.path)
+        assert indexed is not None
+        if predicate(indexed.item, indexed.categories):
+            expected.add(each.path)
+    assert found == expected
+    assert predicate.exact == ("epochs" not in cql2 and "<>" not in cql2)
+
+
+def test_box_search_is_exact_for_polygons_on_its_edge(index: Index) -> None:
+    # Given a triangle whose bbox meets the box but whose geometry does not, and a box
+    settings = load_settings()
+    projects = [_with_front_matter(n + 1, fm, t) for n, (fm, t) in enumerate(FILTER_PROJECTS)]
+    index.rebuild(Source(projects), settings)
+    # When searching a box inside the triangle's bbox, beyond its hypotenuse
+    query = IndexQuery(visibilities=["public"], categories=["dataset"], bbox=(3.0, 3.0, 3.5, 3.5))
+    page = index.search(query)
+    # Then only the rectangle is found
+    assert [item.path for item in page.items] == ["g/p9"]
+    assert page.matched == 1
