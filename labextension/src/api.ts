@@ -1,11 +1,18 @@
+import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { MLOpsResponseError, requestAPI } from './request';
 import { nextQuery, searchQuery } from './catalog/state';
 import {
+  API_NAMESPACE,
   IAccessCheck,
   IDownloadJob,
   IPlatformInfo,
+  IPublishEvent,
+  IPublishFieldError,
+  IPublishPlan,
+  IPublishRequest,
+  IPublishResult,
   ISearchParams,
   ISearchResult,
   IStacItem
@@ -184,4 +191,143 @@ export async function cancelDownload(
     settings,
     { method: 'DELETE' }
   );
+}
+
+/**
+ * Validate a publication and get its plan (item, files, sizes); nothing is uploaded.
+ *
+ * @param settings - server connection settings
+ * @param body - the publication
+ * @returns the plan
+ * @throws {PublishError} when a field is invalid (its `errors` name the fields)
+ */
+export async function planPublication(
+  settings: ServerConnection.ISettings,
+  body: IPublishRequest
+): Promise<IPublishPlan> {
+  const response = await publishRequest(settings, { ...body, dry_run: true });
+  return (await response.json()) as IPublishPlan;
+}
+
+/**
+ * Publish, reporting progress events as they stream in.
+ *
+ * @param settings - server connection settings
+ * @param body - the publication
+ * @param onEvent - called with each progress event
+ * @returns what the publication did
+ * @throws {PublishError} when it is refused or fails
+ */
+export async function publish(
+  settings: ServerConnection.ISettings,
+  body: IPublishRequest,
+  onEvent: (event: IPublishEvent) => void
+): Promise<IPublishResult> {
+  const response = await publishRequest(settings, body, {
+    Accept: 'application/x-ndjson'
+  });
+  const text = await readLines(response, line => {
+    const data = JSON.parse(line) as {
+      event?: IPublishEvent;
+      result?: IPublishResult;
+      error?: { message: string; reason: string };
+    };
+    if (data.event) {
+      onEvent(data.event);
+    }
+  });
+  const last = JSON.parse(text.trim().split('\n').pop() ?? '{}') as {
+    result?: IPublishResult;
+    error?: { message: string; reason: string };
+  };
+  if (last.result) {
+    return last.result;
+  }
+  throw new PublishError(
+    last.error?.message ?? 'The publication ended without a result.',
+    last.error?.reason ?? 'error',
+    []
+  );
+}
+
+/** A refused or failed publication; `errors` name invalid fields. */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly errors: IPublishFieldError[]
+  ) {
+    super(message);
+  }
+}
+
+async function publishRequest(
+  settings: ServerConnection.ISettings,
+  body: IPublishRequest,
+  headers: Record<string, string> = {}
+): Promise<Response> {
+  const url = URLExt.join(settings.baseUrl, API_NAMESPACE, 'publish');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(
+      url,
+      { method: 'POST', body: JSON.stringify(body), headers },
+      settings
+    );
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  if (!response.ok) {
+    let data: {
+      message?: string;
+      reason?: string;
+      errors?: IPublishFieldError[];
+    } = {};
+    try {
+      data = await response.json();
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new PublishError(
+      data.message ?? `HTTP ${response.status} ${response.statusText}`,
+      data.reason ?? 'error',
+      data.errors ?? []
+    );
+  }
+  return response;
+}
+
+/** Read a streamed body line by line; returns the whole text. */
+async function readLines(
+  response: Response,
+  onLine: (line: string) => void
+): Promise<string> {
+  if (!response.body) {
+    const text = await response.text();
+    text.split('\n').filter(Boolean).forEach(onLine);
+    return text;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let all = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    const chunk = decoder.decode(value, { stream: true });
+    all += chunk;
+    buffer += chunk;
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) {
+        onLine(line);
+      }
+      newline = buffer.indexOf('\n');
+    }
+  }
+  return all;
 }

@@ -8,6 +8,8 @@ export namespace CommandIDs {
   export const openItem = 'jupyter-mlops:open-item';
   /** Insert a cell opening an item into the active notebook; args {@link IOpenItemArgs}. */
   export const insertItemCode = 'jupyter-mlops:insert-item-code';
+  /** Open the Publish panel (publish workspace files as a catalog project). */
+  export const openPublish = 'jupyter-mlops:open-publish';
   /** Track the current notebook's MLflow runs in a project (a second call stops). */
   export const trackNotebook = 'jupyter-mlops:track-notebook';
   /** Open the experiments panel; args `{project?, experiment?}`. */

@@ -14,6 +14,7 @@ import { ItemView } from './catalog/item';
 import { CatalogPanel, ICatalogOptions } from './catalog/panel';
 import { itemSnippet } from './catalog/snippets';
 import { CommandIDs } from './commands';
+import { setupPublish } from './publish';
 import { setupExperiments } from './trackingCommands';
 import { IOpenItemArgs, IStacItem, PLUGIN_ID } from './tokens';
 
@@ -131,6 +132,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.openCatalog, category: 'MLOps' });
+    setupPublish({ app, palette, restorer });
 
     setupExperiments({
       app,

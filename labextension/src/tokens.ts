@@ -205,3 +205,99 @@ export interface IOpenItemArgs {
   /** Item id (project path). */
   id: string;
 }
+
+/** Body of `POST /jupyter-mlops/publish`: the keyword arguments of `jupyter_mlops.publish`. */
+export interface IPublishRequest {
+  /** Display name (the project path defaults to its slug). */
+  name: string;
+  /** `model` or `dataset`. */
+  kind: 'model' | 'dataset';
+  /** Group or user namespace; empty for the user's own. */
+  namespace?: string;
+  /** One-line description. */
+  description?: string;
+  /** `private`, `internal` or `public`; empty for the platform's default. */
+  visibility?: string;
+  /** SPDX licence id. */
+  license?: string;
+  /** `[west, south, east, north]`. */
+  bbox?: number[];
+  /** `[start, end]` ISO dates (either may be null). */
+  temporal?: (string | null)[];
+  /** Keywords. */
+  keywords?: string[];
+  /** Related projects by collection, e.g. `{dataset: 'group/data'}`. */
+  related?: Record<string, string[]>;
+  /** Workspace-relative files and folders. */
+  files?: string[];
+  /** `models:/<name>/<version>`. */
+  mlflow_model?: string;
+  /** MLM fields without prefix (architecture, tasks, framework, accelerator...). */
+  mlm?: Record<string, unknown>;
+  /** Validate and answer the plan only. */
+  dry_run?: boolean;
+}
+
+/** One file of a publication plan. */
+export interface IPlannedFile {
+  /** Path in the project. */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+  /** Whether it goes through Git LFS. */
+  lfs: boolean;
+}
+
+/** Answer of a dry run: what would be published. */
+export interface IPublishPlan {
+  /** Project path (the item id). */
+  path: string;
+  /** Collection of the item. */
+  collection: string;
+  /** Visibility the project will have. */
+  visibility: string;
+  /** The STAC item the catalog will show. */
+  item: IStacItem;
+  /** Files with sizes. */
+  files: IPlannedFile[];
+  /** Bytes in all. */
+  total_size: number;
+  /** Bytes through Git LFS. */
+  lfs_size: number;
+}
+
+/** One progress report of a publication. */
+export interface IPublishEvent {
+  /** Step: validate, check, project, compare, lfs, commit, index, done. */
+  step: string;
+  /** A sentence (empty for byte progress). */
+  message: string;
+  /** Bytes done, for transfers. */
+  done: number | null;
+  /** Bytes in all, for transfers. */
+  total: number | null;
+}
+
+/** What a publication did. */
+export interface IPublishResult {
+  /** Project path (the item id). */
+  path: string;
+  /** Collection of the item. */
+  collection: string;
+  /** Project page on GitLab, when there is one. */
+  web_url: string | null;
+  /** Whether the project was created (else updated). */
+  created: boolean;
+  /** Files written by this run. */
+  committed: string[];
+  /** Files already up to date. */
+  unchanged: string[];
+}
+
+/** A 400 of the publish route: the first bad field and all errors. */
+export interface IPublishFieldError {
+  /** Field name, e.g. `mlm.tasks[0]` or `bbox`. */
+  field: string;
+  /** What is wrong. */
+  message: string;
+}

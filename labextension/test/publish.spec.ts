@@ -1,0 +1,96 @@
+import {
+  formField,
+  humanSize,
+  IPublishForm,
+  publishRequest
+} from '../src/publish/form';
+
+const EMPTY: IPublishForm = {
+  kind: 'model',
+  name: '',
+  namespace: '',
+  description: '',
+  visibility: '',
+  license: '',
+  keywords: '',
+  start: '',
+  end: '',
+  related: '',
+  files: [],
+  mlflowModel: '',
+  bbox: null,
+  architecture: '',
+  tasks: [],
+  framework: '',
+  frameworkVersion: '',
+  accelerator: ''
+};
+
+describe('publishRequest', () => {
+  it('turns a filled model form into the publish body', () => {
+    // Given a model form with every kind of field
+    const form: IPublishForm = {
+      ...EMPTY,
+      name: ' Flood U-Net ',
+      namespace: 'eo-team',
+      license: 'MIT',
+      keywords: 'flood, sentinel-1,,',
+      start: '2020-01-01',
+      related: 'group/floods\nai-model: group/base-model',
+      files: ['models/unet.onnx'],
+      bbox: [-66.1234567, -15, -64, -13],
+      architecture: 'U-Net',
+      tasks: ['segmentation'],
+      accelerator: 'cuda'
+    };
+    // When
+    const body = publishRequest(form);
+    // Then
+    expect(body).toEqual({
+      name: 'Flood U-Net',
+      kind: 'model',
+      namespace: 'eo-team',
+      license: 'MIT',
+      keywords: ['flood', 'sentinel-1'],
+      temporal: ['2020-01-01', null],
+      related: { dataset: ['group/floods'], 'ai-model': ['group/base-model'] },
+      files: ['models/unet.onnx'],
+      bbox: [-66.123457, -15, -64, -13],
+      mlm: {
+        architecture: 'U-Net',
+        tasks: ['segmentation'],
+        accelerator: 'cuda'
+      }
+    });
+  });
+
+  it('sends no MLM fields for a dataset and leaves empty fields out', () => {
+    const body = publishRequest({
+      ...EMPTY,
+      kind: 'dataset',
+      name: 'Chips',
+      architecture: 'x'
+    });
+    expect(body).toEqual({ name: 'Chips', kind: 'dataset' });
+  });
+});
+
+describe('formField', () => {
+  it('maps server field names to form controls', () => {
+    expect(formField({ field: 'mlm.tasks[0]', message: '' })).toBe('tasks');
+    expect(formField({ field: 'mlm.framework_version', message: '' })).toBe(
+      'frameworkVersion'
+    );
+    expect(formField({ field: 'temporal[1]', message: '' })).toBe('start');
+    expect(formField({ field: 'files[0]', message: '' })).toBe('files');
+    expect(formField({ field: 'geometry', message: '' })).toBe('bbox');
+    expect(formField({ field: 'extensions', message: '' })).toBe('general');
+  });
+});
+
+describe('humanSize', () => {
+  it('prints sizes for people', () => {
+    expect(humanSize(512)).toBe('512 B');
+    expect(humanSize(2_500_000)).toBe('2.5 MB');
+  });
+});
