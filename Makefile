@@ -17,7 +17,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 WHEEL_SOURCES := pyproject.toml install.json $(shell find jupyter_mlops jupyter-config labextension/src labextension/style labextension/schema -type f -not -path '*/labextension/static/*' -not -name '_version.py' -not -path 'jupyter_mlops/labextension/*' 2>/dev/null) labextension/package.json
 
-.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean bench-proxy bench-mlflow
+.PHONY: lab test install lint test-python test-ui wheel system-deps constraints clean bench-proxy bench-mlflow bench
 
 ## lab: install everything, then JupyterLab with the extension on the embedded demo platform
 lab: install
@@ -57,6 +57,7 @@ system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || missing="$$missing postgresql-15-postgis-3"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -80,6 +81,16 @@ test-ui: install system-deps
 ## bench-proxy: proxied vs direct search latency and download throughput (prints ratios)
 bench-proxy: install
 	$(BIN)/python bench/proxy.py
+
+## bench: catalog search (10k and 100k projects) vs stac-fastapi-pgstac, same items (ratios)
+PGSTAC_VENV ?= /tmp/pgstac-venv
+bench: install system-deps $(PGSTAC_VENV)/bin/pypgstac
+	$(BIN)/python bench/catalog.py --pgstac-venv $(PGSTAC_VENV)
+
+# The reference server in a venv of its own: its pins must not meet ours.
+$(PGSTAC_VENV)/bin/pypgstac:
+	$(PYTHON) -m venv $(PGSTAC_VENV)
+	$(PGSTAC_VENV)/bin/pip install -q "stac-fastapi-pgstac[server]" "pypgstac[psycopg]"
 
 ## bench-mlflow: MLflow SharingHub layer vs plain mlflow server, log_batch and run search (ratios)
 bench-mlflow: install
