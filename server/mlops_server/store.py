@@ -185,9 +185,6 @@ def install_store_routes(
     store = S3Store(settings.store)
     streamed = settings.store.download == "stream"
 
-    @app.api_route(
-        "/api/store/{project_id:int}/{path:path}", methods=["GET", "HEAD", "PUT", "POST"]
-    )
     async def store_object(request: Request, project_id: int, path: str) -> Response:
         """DVC HTTP remote: HEAD (metadata), GET (presigned 307 or streamed), PUT (presigned
         307 or streamed), POST (streamed multipart upload of the body)."""
@@ -209,6 +206,14 @@ def install_store_routes(
             log.warning("store %s %s failed: %s", request.method, key, type(error).__name__)
             raise StoreUnavailable("The object store did not answer as expected") from None
         return JSONResponse({"message": "File uploaded successfully"})
+
+    for method in ("GET", "HEAD", "PUT", "POST"):  # one OpenAPI operation per method
+        app.add_api_route(
+            "/api/store/{project_id:int}/{path:path}",
+            store_object,
+            methods=[method],
+            operation_id=f"store_{method.lower()}",
+        )
 
 
 async def _head(store: S3Store, key: str) -> Response:
