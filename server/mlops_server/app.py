@@ -227,6 +227,7 @@ def feature_collection(
                 "href": base + collection_href(collection_id),
             }
         )
+
     def page_link(rel: str, cursor: str, offset: int) -> dict[str, Any]:
         if body is None:
             href = _page_url(base, route_path, params.echo, **{cursor: encode_cursor(offset)})
