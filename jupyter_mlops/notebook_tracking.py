@@ -160,6 +160,11 @@ def state() -> TrackingState:
         autolog=list(_session["autolog"]),
         resilient=bool(_session["resilient"]),
     )
+    if current.resilient:
+        # Points of the cell that just ran reach the server before the panel looks for them.
+        from . import resilient
+
+        resilient.flush(timeout=10)
     experiment = mlflow.get_experiment_by_name(current.experiment) if current.experiment else None
     current.experiment_id = experiment.experiment_id if experiment else None
     run = mlflow.active_run() or mlflow.last_active_run()
