@@ -163,7 +163,11 @@ def main() -> None:
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
