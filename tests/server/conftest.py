@@ -166,7 +166,16 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., st
 
 @pytest.fixture(scope="session")
 def base_url(store: Path, serve: Callable[..., str]) -> str:
-    return serve("--projects", str(store), "--mlflow-url", "http://mlflow.example/mlflow")
+    # Items link to this public MLflow URL; registered models are pulled from a loopback port
+    # nothing listens on, so no test ever resolves or reaches a name outside this machine.
+    closed = f"http://127.0.0.1:{_free_port()}/mlflow"
+    return serve(
+        "--projects",
+        str(store),
+        "--mlflow-url",
+        "http://mlflow.example/mlflow",
+        env={"MLOPS_MLFLOW_INTERNAL_URL": closed},
+    )
 
 
 @pytest.fixture(scope="session")
