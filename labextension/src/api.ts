@@ -226,7 +226,9 @@ export async function publish(
   const response = await publishRequest(settings, body, {
     Accept: 'application/x-ndjson'
   });
-  const text = await readLines(response, line => {
+  let result: IPublishResult | undefined;
+  let failure: { message: string; reason: string } | undefined;
+  await readLines(response, line => {
     const data = JSON.parse(line) as {
       event?: IPublishEvent;
       result?: IPublishResult;
@@ -235,17 +237,15 @@ export async function publish(
     if (data.event) {
       onEvent(data.event);
     }
+    result = data.result ?? result;
+    failure = data.error ?? failure;
   });
-  const last = JSON.parse(text.trim().split('\n').pop() ?? '{}') as {
-    result?: IPublishResult;
-    error?: { message: string; reason: string };
-  };
-  if (last.result) {
-    return last.result;
+  if (result) {
+    return result;
   }
   throw new PublishError(
-    last.error?.message ?? 'The publication ended without a result.',
-    last.error?.reason ?? 'error',
+    failure?.message ?? 'The publication ended without a result.',
+    failure?.reason ?? 'error',
     []
   );
 }
@@ -297,28 +297,24 @@ async function publishRequest(
   return response;
 }
 
-/** Read a streamed body line by line; returns the whole text. */
+/** Read a streamed body line by line, as the lines arrive. */
 async function readLines(
   response: Response,
   onLine: (line: string) => void
-): Promise<string> {
+): Promise<void> {
   if (!response.body) {
-    const text = await response.text();
-    text.split('\n').filter(Boolean).forEach(onLine);
-    return text;
+    (await response.text()).split('\n').filter(Boolean).forEach(onLine);
+    return;
   }
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
-  let all = '';
   for (;;) {
     const { done, value } = await reader.read();
     if (done) {
       break;
     }
-    const chunk = decoder.decode(value, { stream: true });
-    all += chunk;
-    buffer += chunk;
+    buffer += decoder.decode(value, { stream: true });
     let newline = buffer.indexOf('\n');
     while (newline >= 0) {
       const line = buffer.slice(0, newline).trim();
@@ -329,5 +325,7 @@ async function readLines(
       newline = buffer.indexOf('\n');
     }
   }
-  return all;
+  if (buffer.trim()) {
+    onLine(buffer.trim());
+  }
 }
