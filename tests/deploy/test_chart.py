@@ -34,7 +34,7 @@ VALUES_FILES = {
 }
 KUBE_VERSION = "1.31"
 RELEASE, NAMESPACE = "mlops", "mlops"
-WORKLOADS = ("Deployment", "StatefulSet", "Job")
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "Pod")
 
 
 def load_values(which: str) -> dict[str, Any]:
@@ -69,6 +69,8 @@ def named(documents: list[dict[str, Any]], kind: str, name: str) -> dict[str, An
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "Pod":  # the `helm test` pod
+        return dict(workload["spec"])
     spec: dict[str, Any] = workload["spec"]["template"]["spec"]
     return spec
 
@@ -175,7 +177,9 @@ def test_no_plaintext_secret_in_values(which: str) -> None:
 def test_templates_are_argocd_safe() -> None:
     # Given every template: no `lookup` (empty under `helm template`), no random values
     # (ArgoCD would see a change on every sync), no Secret objects rendered from values
-    for template in (CHART / "templates").iterdir():
+    for template in (CHART / "templates").rglob("*"):
+        if not template.is_file():
+            continue
         text = template.read_text()
         for forbidden in ("lookup", "randAlpha", "randAscii", "randNumeric", "genPrivateKey"):
             assert forbidden not in text, f"{template.name} uses {forbidden}"
@@ -215,7 +219,7 @@ def test_ingress_is_tls_for_every_host_through_cert_manager(rendered) -> None:
 def test_every_container_runs_non_root_read_only_without_capabilities(rendered) -> None:
     _, _, documents = rendered
     workloads = of_kind(documents, *WORKLOADS)
-    assert {w["kind"] for w in workloads} >= {"Deployment", "Job"}
+    assert {w["kind"] for w in workloads} >= {"Deployment", "Job", "Pod"}
     for workload in workloads:
         pod = pod_spec(workload)
         assert pod["securityContext"]["runAsNonRoot"] is True

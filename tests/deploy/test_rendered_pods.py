@@ -276,7 +276,7 @@ def platform(
     s3: str,
     gitlab: GitLabDouble,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, str]]:
+) -> Iterator[dict[str, Any]]:
     catalog_port, mlflow_port = free_port(), free_port()
     services = {
         "mlops-postgresql:5432": postgres,
@@ -288,6 +288,7 @@ def platform(
     }
     catalog = container(manifests, "Deployment/mlops-catalog")
     mlflow = container(manifests, "Deployment/mlops-mlflow")
+    hosts = kubelet_env(mlflow)["MLFLOW_SERVER_ALLOWED_HOSTS"]
     catalog_work = tmp_path_factory.mktemp("catalog")
     mlflow_work = tmp_path_factory.mktemp("mlflow")
     processes = []
@@ -303,19 +304,20 @@ def platform(
                 manifests,
                 "Deployment/mlops-mlflow",
                 services,
-                {},
+                # Here the Service name resolves to loopback: its address is a Service address.
+                {"MLFLOW_SERVER_ALLOWED_HOSTS": f"{hosts},127.0.0.1:{mlflow_port}"},
                 mlflow_work,
             )
         )
         mlflow_url = f"http://127.0.0.1:{mlflow_port}"
         wait_http(mlflow_url + probe_path(mlflow), processes[-1], mlflow_work / "pod.log", 240)
-        yield {"catalog": catalog_url, "mlflow": mlflow_url, "s3": s3}
+        yield {"catalog": catalog_url, "mlflow": mlflow_url, "s3": s3, "services": services}
     finally:
         for process in reversed(processes):
             stop(process)
 
 
-def test_catalog_pod_indexes_gitlab_into_postgresql(platform: dict[str, str]) -> None:
+def test_catalog_pod_indexes_gitlab_into_postgresql(platform: dict[str, Any]) -> None:
     # Given the catalog started with the rendered arguments, env and ConfigMap
     # When the project's maintainer searches
     found = requests.get(
@@ -331,7 +333,7 @@ def test_catalog_pod_indexes_gitlab_into_postgresql(platform: dict[str, str]) ->
 
 
 def mlflow_call(
-    platform: dict[str, str],
+    platform: dict[str, Any],
     method: str,
     path: str,
     host: str = "mlflow.example.org",
@@ -342,7 +344,7 @@ def mlflow_call(
     return requests.request(method, url, headers=headers, timeout=60, **kwargs)
 
 
-def test_mlflow_pod_refuses_foreign_hosts_and_anonymous_callers(platform: dict[str, str]) -> None:
+def test_mlflow_pod_refuses_foreign_hosts_and_anonymous_callers(platform: dict[str, Any]) -> None:
     # A Host that is not the ingress host nor a Service name is refused by MLflow
     refused = mlflow_call(platform, "GET", "/api/2.0/mlflow/experiments/search", host="evil.test")
     assert refused.status_code == 403
@@ -355,7 +357,7 @@ def test_mlflow_pod_refuses_foreign_hosts_and_anonymous_callers(platform: dict[s
     assert anonymous.status_code == 401
 
 
-def test_maintainer_tracks_a_run_with_an_artifact_stored_in_s3(platform: dict[str, str]) -> None:
+def test_maintainer_tracks_a_run_with_an_artifact_stored_in_s3(platform: dict[str, Any]) -> None:
     # Given the project's id, as the catalog tells it
     check = requests.get(
         f"{platform['catalog']}/api/check/{MODEL}",
@@ -397,6 +399,27 @@ def test_maintainer_tracks_a_run_with_an_artifact_stored_in_s3(platform: dict[st
     )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert f"artifacts/{experiment}/{run_id}/artifacts/metrics.txt" in keys
+
+
+def test_helm_test_pod_passes_against_the_running_platform(
+    platform: dict[str, Any], manifests: dict[str, dict[str, Any]]
+) -> None:
+    # Given the `helm test` pod of the release
+    pod = manifests["Pod/mlops-test"]
+    (check,) = pod["spec"]["containers"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    # When its script runs against the platform's Services
+    done = subprocess.run(
+        [sys.executable, *check["command"][1:], *localise(check["args"], platform["services"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=base_env(),
+    )
+    # Then it passes and lists the catalog's collections
+    assert done.returncode == 0, done.stderr
+    assert "ai-model" in done.stdout
+    assert done.stdout.strip().endswith("ok")
 
 
 def test_passwords_never_appear_on_a_command_line(manifests: dict[str, dict[str, Any]]) -> None:
