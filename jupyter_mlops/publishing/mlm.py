@@ -39,23 +39,32 @@ def normalise(mlm: Mapping[str, Any] | None) -> dict[str, Any]:
     return {str(k).removeprefix("mlm:"): v for k, v in mlm.items()}
 
 
+#: Dimension names by rank, for dimensions the ONNX graph leaves unnamed (MLM ``dim_order``).
+_DEFAULT_ORDER = {
+    1: ["batch"],
+    2: ["batch", "features"],
+    3: ["batch", "channel", "features"],
+    4: ["batch", "channel", "height", "width"],
+    5: ["batch", "time", "channel", "height", "width"],
+}
+
+
 def _dims(shape: Sequence[Any]) -> tuple[list[int], list[str]]:
-    sizes, names = [], []
+    """Sizes (-1 when dynamic) and names of a tensor's dimensions; names are unique."""
+    sizes = [int(d.dim_value) if d.HasField("dim_value") else -1 for d in shape]
+    defaults = _DEFAULT_ORDER.get(
+        len(sizes), [f"dim-{'abcdefghij'[i % 10]}" for i in range(len(sizes))]
+    )
+    names: list[str] = []
     for number, dim in enumerate(shape):
-        value = dim.dim_value if dim.HasField("dim_value") else -1
-        sizes.append(int(value))
-        label = dim.dim_param if dim.HasField("dim_param") else ""
-        label = "".join(c for c in label.lower() if c.isalpha() or c in "-_")
-        names.append(
-            label
-            or ("batch" if number == 0 and value in (-1, 0) else f"dim-{'abcdefgh'[number % 8]}")
-        )
-    # dim_order entries must be unique
-    seen: dict[str, int] = {}
-    for number, label in enumerate(names):
-        if label in seen:
-            names[number] = f"{label}-{'abcdefgh'[number % 8]}"
-        seen[names[number]] = number
+        label = dim.dim_param.lower() if dim.HasField("dim_param") else ""
+        label = "".join(c for c in label if c.isalpha() or c in "-_")
+        if number == 0 and label in ("", "n", "n_", "none", "unk_"):
+            label = "batch"  # converters name the batch dimension N, None...
+        names.append(label or defaults[number])
+    for number, label in enumerate(names):  # dim_order entries must be unique
+        if names.index(label) != number:
+            names[number] = f"{label}-{'abcdefghij'[number % 10]}"  # no digits in MLM
     return sizes, names
 
 

@@ -1,0 +1,129 @@
+"""Planning a publication offline: front matter, MLM from ONNX, validation naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from shapely.geometry import Polygon
+
+from jupyter_mlops.errors import PublishValidationError
+from jupyter_mlops.publish import PublishPlan, PublishRequest, plan
+from jupyter_mlops.publishing.metadata import MLM_SCHEMA, validate_item
+
+from .onnx_models import logistic_regression_onnx
+
+MLM = {"architecture": "MLP", "tasks": ["classification"]}
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "clf.onnx"
+    path.write_bytes(logistic_regression_onnx())
+    return path
+
+
+def make(model_file: Path, **fields: object) -> PublishPlan:
+    arguments: dict[str, object] = {"name": "Clf", "files": [str(model_file)], "mlm": MLM}
+    arguments.update(fields)
+    return plan(PublishRequest(**arguments), namespace="alice")  # type: ignore[arg-type]
+
+
+def test_readme_front_matter_is_what_the_catalog_maps(model_file: Path) -> None:
+    # When a model with a polygon extent and a dataset relation is planned
+    area = Polygon([(5, 43), (8, 43), (8, 46), (5, 43)])
+    planned = make(
+        model_file, geometry=area, related={"dataset": "team/chips"}, temporal=(None, "2020-05-01")
+    )
+    # Then the README front matter carries the WKT extent, the open interval, the relation,
+    # the MLM fields under a declared extension, and one asset rule per file
+    front = yaml.safe_load(planned.readme.split("---\n")[1])
+    assert front["extent"]["spatial"].startswith("POLYGON ((5 43")
+    assert front["extent"]["temporal"] == [None, "2020-05-01T00:00:00Z"]
+    assert front["related"] == {"dataset": ["team/chips"]}
+    assert front["extensions"] == {"mlm": MLM_SCHEMA}
+    assert front["assets"] == [
+        {
+            "glob": "clf.onnx",
+            "title": "clf.onnx",
+            "roles": ["mlm:model"],
+            "mlm:artifact_type": "onnx",
+        }
+    ]
+    assert planned.item["bbox"] == [5.0, 43.0, 8.0, 46.0]
+    assert planned.spec().topics == ("sharinghub:aimodel",)
+
+
+def test_inputs_and_outputs_come_from_the_onnx_graph(model_file: Path) -> None:
+    mlm = make(model_file).front_matter["mlm"]
+    assert mlm["framework"] == "ONNX"
+    assert mlm["input"] == [
+        {
+            "name": "X",
+            "input": {"shape": [-1, 4], "dim_order": ["batch", "features"], "data_type": "float32"},
+        }
+    ]
+    assert [o["name"] for o in mlm["output"]] == ["label", "probabilities"]
+    assert mlm["output"][0]["tasks"] == ["classification"]
+    # what the user says wins over what the file says
+    assert (
+        make(model_file, mlm={**MLM, "framework": "scikit-learn"}).front_matter["mlm"]["framework"]
+        == "scikit-learn"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"mlm": {"architecture": "MLP", "tasks": ["guessing"]}}, "mlm.tasks[0]"),
+        ({"mlm": {**MLM, "accelerator": "gpu"}}, "mlm.accelerator"),
+        ({"mlm": {**MLM, "framework_version": "opset 17"}}, "mlm.framework_version"),
+        ({"mlm": {"tasks": ["classification"]}}, "mlm.architecture"),
+        ({"bbox": [0, 0, 1]}, "bbox"),
+        ({"bbox": [0, 95, 1, 96]}, "bbox"),
+        ({"temporal": ("2021-01-01", "2020-01-01")}, "temporal"),
+        ({"visibility": "secret"}, "visibility"),
+        ({"license": "MIT License"}, "license"),
+        ({"kind": "dataset"}, "mlm"),
+        ({"files": {"README.md": "MODEL"}}, "files['README.md']"),
+        ({"path": "a/b"}, "path"),
+        ({"keywords": ["ok", ""]}, "keywords[1]"),
+    ],
+)
+def test_invalid_input_names_the_field(
+    model_file: Path, fields: dict[str, object], field: str
+) -> None:
+    if fields.get("files") == {"README.md": "MODEL"}:  # the model file, under a reserved name
+        fields = {"files": {"README.md": str(model_file)}}
+    with pytest.raises(PublishValidationError) as error:
+        make(model_file, **fields)
+    assert error.value.field == field
+    assert error.value.message.startswith(field)
+
+
+def test_item_validation_is_offline_and_reports_paths() -> None:
+    # Given an item missing the MLM model asset, checked with the shipped schemas only
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [MLM_SCHEMA],
+        "id": "a/b",
+        "geometry": None,
+        "properties": {
+            "datetime": "2024-01-01T00:00:00Z",
+            "mlm:name": "b-model",
+            "mlm:architecture": "MLP",
+            "mlm:tasks": ["classification"],
+            "mlm:input": [],
+            "mlm:output": [],
+        },
+        "links": [],
+        "assets": {"w.bin": {"href": "w.bin", "roles": ["mlm:model"]}},
+    }
+    # Then the error names the asset (an mlm:model asset needs mlm:artifact_type)
+    [error] = validate_item(item)
+    assert error["field"].startswith("files")
+    # and an unknown extension is reported, never downloaded
+    unknown = validate_item({**item, "stac_extensions": ["https://example.org/x/v1/schema.json"]})
+    assert unknown[-1]["field"] == "extensions"
