@@ -1,44 +1,26 @@
 """Fixtures for the notebook experience: the embedded platform (``mlops-server serve --mlflow``
-over the demo store, catalog and MLflow on one loopback port) and an IPython shell with
-``%load_ext jupyter_mlops`` pointed at it."""
+over the demo store, catalog and MLflow on one loopback port), an IPython shell with
+``%load_ext jupyter_mlops`` pointed at it, and a GitLab double to publish to."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from tests.tracking.conftest import base_env, free_port, stop, wait_ready
+from tests.gitlab_double import GitLabDouble, User
+from tests.tracking import conftest as tracking
 
+# The embedded platform (``mlops-server serve --mlflow`` over the demo store, session-wide),
+# shared with the tracking tests.
+store = tracking.store
+platform = tracking.platform
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The embedded platform as Jupyter starts it, with the demo projects."""
-    work = tmp_path_factory.mktemp("embedded")
-    store = work / "projects"
-    subprocess.run(
-        [sys.executable, "-m", "mlops_server", "demo", str(store), "--force"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    log = work / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_server", "serve", "--projects", str(store),
-             "--port", str(port), "--mlflow", "--mlflow-data", str(work / "mlflow")],
-            stdout=out, stderr=subprocess.STDOUT, env=base_env(),
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, f"{url}/mlflow/health", log, seconds=240)
-        yield url
-    finally:
-        stop(process)
+#: GitLab token of the user who publishes in these tests (must never be shown).
+PUBLISHER_TOKEN = "carol-secret-token"
 
 
 @pytest.fixture
@@ -67,3 +49,12 @@ def shell(platform_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Intera
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_AUTH", "MLFLOW_EXPERIMENT_ID"):
         os.environ.pop(name, None)  # %mlops track sets them for the kernel's children
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def gitlab_publisher(platform_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitLabDouble]:
+    """A GitLab double with user ``carol`` (no project yet), her token in the environment."""
+    with GitLabDouble([User("carol", tokens=[PUBLISHER_TOKEN])], []) as double:
+        monkeypatch.setenv("MLOPS_GITLAB_URL", double.url)
+        monkeypatch.setenv("GITLAB_TOKEN", PUBLISHER_TOKEN)
+        yield double

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ import pytest
 from mlflow import MlflowClient
 from nbclient import NotebookClient
 
-from tests.gitlab_double import GitLabDouble, User
+from tests.gitlab_double import GitLabDouble
+from tests.notebooks.conftest import PUBLISHER_TOKEN
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-TOKEN = "dana-secret-token"
 
 
 def execute(name: str, work: Path) -> Any:
@@ -90,25 +89,17 @@ def test_train_and_register(work: Path, platform: str) -> None:
     assert run.data.metrics["accuracy"] > 0.5
 
 
-@pytest.fixture
-def gitlab_double(work: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitLabDouble]:
-    with GitLabDouble([User("dana", tokens=[TOKEN])], []) as double:
-        monkeypatch.setenv("MLOPS_GITLAB_URL", double.url)
-        monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-        yield double
-
-
-def test_publish(work: Path, gitlab_double: GitLabDouble) -> None:
+def test_publish(work: Path, gitlab_publisher: GitLabDouble) -> None:
     # When the notebook runs (GitLab at the double, token from the environment)
     notebook = execute("publish.ipynb", work)
 
     # Then the plan was shown, the project was created, and no token is in the saved notebook
     _, plan = outputs(notebook, "plan")
-    assert "'dana/example-flood-chips'" in plan["text/plain"]
+    assert "'carol/example-flood-chips'" in plan["text/plain"]
     assert "[-66.0, -15.0, -64.0, -13.0]" in plan["text/plain"]
     _, result = outputs(notebook, "publish")
     assert "Created" in result["text/html"]
-    project = gitlab_double.state.project("dana/example-flood-chips")
+    project = gitlab_publisher.state.project("carol/example-flood-chips")
     assert project is not None
     assert project.content("chips/labels.csv").startswith(b"chip,label")
-    assert TOKEN not in (work / "publish.ipynb").read_text()
+    assert PUBLISHER_TOKEN not in (work / "publish.ipynb").read_text()

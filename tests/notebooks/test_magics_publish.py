@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_mlops.publish import PublishPlan, PublishResult
-from tests.gitlab_double import GitLabDouble, User
-
-TOKEN = "carol-token"
-
-
-@pytest.fixture
-def gitlab_double(platform_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitLabDouble]:
-    with GitLabDouble([User("carol", tokens=[TOKEN])], []) as double:
-        monkeypatch.setenv("MLOPS_GITLAB_URL", double.url)
-        monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-        yield double
+from tests.gitlab_double import GitLabDouble
+from tests.notebooks.conftest import PUBLISHER_TOKEN
 
 
 def test_publish_dry_run_then_for_real(
     shell: InteractiveShell,
-    gitlab_double: GitLabDouble,
+    gitlab_publisher: GitLabDouble,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -48,17 +38,17 @@ def test_publish_dry_run_then_for_real(
     assert planned.item["bbox"] == [-66.0, -15.0, -64.0, -13.0]
     assert planned.collection == "dataset"
     assert isinstance(published, PublishResult)
-    project = gitlab_double.state.project("carol/flood-chips")
+    project = gitlab_publisher.state.project("carol/flood-chips")
     assert project is not None
     assert set(project.topics) == {"sharinghub:dataset", "flood"}
     assert project.visibility == "public"
     assert project.content("chips.csv") == b"x,y,label\n1,2,water\n"
     assert "title: Flood chips" in project.content("README.md").decode()
-    assert TOKEN not in capsys.readouterr().out
+    assert PUBLISHER_TOKEN not in capsys.readouterr().out
 
 
 def test_publish_errors_name_the_field(
-    shell: InteractiveShell, gitlab_double: GitLabDouble, capsys: pytest.CaptureFixture[str]
+    shell: InteractiveShell, gitlab_publisher: GitLabDouble, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When a file that does not exist is published
     shell.run_line_magic("mlops", "publish Broken --namespace carol --file nowhere.onnx --dry-run")
@@ -68,4 +58,4 @@ def test_publish_errors_name_the_field(
     assert err.startswith("%mlops:")
     assert "nowhere.onnx" in err
     assert "Traceback" not in err
-    assert gitlab_double.state.project("carol/broken") is None
+    assert gitlab_publisher.state.project("carol/broken") is None
