@@ -181,6 +181,11 @@ def expand(
                         continue
                     full = Path(current) / name
                     relative = full.relative_to(path).as_posix()
+                    # a link inside the folder may point anywhere: keep the workspace rule
+                    if root is not None and not full.resolve().is_relative_to(root.resolve()):
+                        raise PublishValidationError.of(
+                            field_name, f"{source!s}/{relative} links outside the workspace"
+                        )
                     entries.append((f"{base}/{relative}", full))
             if not entries:
                 raise PublishValidationError.of(field_name, f"folder {source!s} holds no file")

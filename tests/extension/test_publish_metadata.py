@@ -127,3 +127,20 @@ def test_item_validation_is_offline_and_reports_paths() -> None:
     # and an unknown extension is reported, never downloaded
     unknown = validate_item({**item, "stac_extensions": ["https://example.org/x/v1/schema.json"]})
     assert unknown[-1]["field"] == "extensions"
+
+
+def test_links_out_of_the_workspace_are_refused(tmp_path: Path) -> None:
+    # Given a workspace folder holding a link to a file outside the workspace
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not yours")
+    root = tmp_path / "work"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "ok.csv").write_text("a\n")
+    (root / "data" / "leak.txt").symlink_to(outside)
+    # When the folder is published, then the link is refused, naming the file
+    request = PublishRequest(name="D", kind="dataset", files=["data"])
+    with pytest.raises(PublishValidationError, match=r"leak\.txt links outside"):
+        plan(request, namespace="alice", root=root)
+    # and a direct link is refused too
+    with pytest.raises(PublishValidationError, match="outside the workspace"):
+        plan(PublishRequest(name="D", kind="dataset", files=["data/leak.txt"]), "alice", root)
