@@ -450,6 +450,7 @@ def build_ours(db_url: str, rows: list[Any]) -> float:
     with Session(index.engine) as session, session.begin():
         for offset in range(0, len(rows), _BATCH):
             _insert(session, rows[offset : offset + _BATCH])
+    index.analyze()
     elapsed = time.perf_counter() - started
     index.dispose()
     return elapsed

@@ -35,6 +35,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy import Index as SqlIndex
@@ -63,7 +64,8 @@ class ItemRow(Base):
     name: Mapped[str] = mapped_column(String(1024))
     title: Mapped[str] = mapped_column(String(1024))
     text: Mapped[str] = mapped_column(Text)
-    visibility: Mapped[str] = mapped_column(String(16), index=True)
+    # No index: three values; SQLite would prefer it to the path order of pages.
+    visibility: Mapped[str] = mapped_column(String(16))
     minx: Mapped[float | None] = mapped_column(Float, nullable=True)
     miny: Mapped[float | None] = mapped_column(Float, nullable=True)
     maxx: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -155,6 +157,8 @@ def _ensure_schema(engine: Engine) -> None:
             Base.metadata.drop_all(engine)
             break
     Base.metadata.create_all(engine)
+    with engine.begin() as connection:  # left by an older layout
+        connection.execute(text("DROP INDEX IF EXISTS ix_items_visibility"))
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -336,7 +340,13 @@ class Index:
                     _insert(session, batch)
                     batch = []
             _insert(session, batch)
+        self.analyze()
         return count
+
+    def analyze(self) -> None:
+        """Refresh the statistics the database's query planner uses (after bulk writes)."""
+        with self.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
 
     def upsert(self, project: Project, settings: Settings) -> None:
         """Index one project, replacing any entry with its path or id (renames, moves)."""
