@@ -7,7 +7,6 @@ for, its feature flags, absolute hrefs) when the item is served.
 
 from __future__ import annotations
 
-import copy
 import mimetypes
 import re
 from dataclasses import dataclass, field
@@ -529,6 +528,16 @@ def build_item(project: Project, settings: Settings) -> BuiltItem:
     return _Builder(project, settings).build()
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): several times faster than
+    ``copy.deepcopy``, which a page of items spent most of its rendering time in."""
+    if isinstance(value, dict):
+        return {key: _json_copy(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(child) for child in value]
+    return value
+
+
 def render_item(
     stored: dict[str, Any],
     category: Category,
@@ -536,7 +545,7 @@ def render_item(
     access_level: int,
 ) -> dict[str, Any]:
     """Finish a stored item for one collection and one caller, with absolute hrefs."""
-    item = copy.deepcopy(stored)
+    item = _json_copy(stored)
     item["collection"] = category.id
     properties = item["properties"]
     properties["sharinghub:access-level"] = access_level
