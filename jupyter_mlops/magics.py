@@ -85,7 +85,10 @@ class ItemTable:
             )
             for item in self.items
         )
+        from .footprints import sketch
+
         return (
+            f"{sketch((item.bbox for item in self.items), width=240)}"
             f"<p>{len(self.items)} item(s)</p><table class='jp-mlops-results'>"
             "<thead><tr><th>Title</th><th>Collection</th><th>Id</th><th>Bbox</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"

@@ -13,10 +13,7 @@ GitHub) the widget shows as plain HTML: footprints as an SVG sketch and the resu
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Sequence
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import ipyleaflet  # type: ignore[import-untyped]
@@ -24,17 +21,11 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import leafmap.leafmap as leafmap  # type: ignore[import-untyped]
 import traitlets
 
+from .footprints import land_outline, sketch
+
 #: Style of footprints, and of the selected one.
 FOOTPRINT = {"color": "#1f6feb", "weight": 1, "fillOpacity": 0.15}
 SELECTED = {"color": "#d29922", "weight": 3, "fillOpacity": 0.35}
-
-
-@cache
-def land_outline() -> dict[str, Any]:
-    """Natural Earth 1:110m land as GeoJSON (public domain; world-atlas, ISC)."""
-    text = files("jupyter_mlops").joinpath("basemaps", "land-110m.geojson").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
 
 
 def _bbox_of(geo_json: dict[str, Any]) -> list[float]:
@@ -233,10 +224,12 @@ class CatalogMap(widgets.VBox):  # type: ignore[misc]
             f"<td><code>{html.escape(item.id)}</code></td></tr>"
             for item in self.items
         )
+        chosen = self.selected.bbox if self.selected is not None else None
         box = f"<p>Box: {', '.join(f'{v:.2f}' for v in self.bbox)}</p>" if self.bbox else ""
         return (
             "<div class='jp-mlops-catalog-map-static'>"
-            f"{_sketch(self.items, self.bbox)}{box}<p>{len(self.items)} item(s)</p>"
+            f"{sketch((i.bbox for i in self.items), self.bbox, chosen)}{box}"
+            f"<p>{len(self.items)} item(s)</p>"
             "<table><thead><tr><th>Title</th><th>Collection</th><th>Id</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
@@ -260,25 +253,4 @@ def _details(item: Any) -> str:
         f"<b>{html.escape(_title(item))}</b> <code>{html.escape(item.id)}</code><br>"
         f"{description}<br>Assets: {assets or 'none'}<br>"
         "In Python: <code>widget.selected</code>"
-    )
-
-
-def _sketch(items: list[Any], bbox: list[float] | None) -> str:
-    """An equirectangular SVG of the footprints' bounding boxes (and the search box)."""
-    shapes = [
-        f"<rect x='{b[0] + 180:.2f}' y='{90 - b[3]:.2f}' width='{b[2] - b[0]:.2f}'"
-        f" height='{b[3] - b[1]:.2f}' fill='#1f6feb' fill-opacity='0.3' stroke='#1f6feb'"
-        " stroke-width='0.3'/>"
-        for b in (item.bbox for item in items)
-        if b
-    ]
-    if bbox:
-        shapes.append(
-            f"<rect x='{bbox[0] + 180:.2f}' y='{90 - bbox[3]:.2f}' width='{bbox[2] - bbox[0]:.2f}'"
-            f" height='{bbox[3] - bbox[1]:.2f}' fill='none' stroke='#cf222e' stroke-width='0.5'/>"
-        )
-    return (
-        "<svg viewBox='0 0 360 180' width='360' height='180' role='img'"
-        " aria-label='footprints' style='background:#eef2f6;border:1px solid #d0d7de'>"
-        f"{''.join(shapes)}</svg>"
     )

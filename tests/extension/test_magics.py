@@ -30,6 +30,8 @@ def test_search_returns_a_table_of_items(shell: InteractiveShell) -> None:
     table = result._repr_html_()
     assert "Sen1Floods11: Bolivia flood event" in table
     assert "<code>demo/sen1floods11-bolivia</code>" in table
+    assert "<svg class='jp-mlops-footprints'" in table  # the small map: land and one box
+    assert table.count("<rect ") == 1
 
 
 def test_free_text_search(shell: InteractiveShell) -> None:

@@ -112,7 +112,9 @@ def test_outside_a_live_kernel_it_is_plain_html(widget: CatalogMap) -> None:
     # Then there is HTML with the footprint sketch and the results table, beside the widget view
     page = data["text/html"]
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert "<svg" in page
+    assert "<svg class='jp-mlops-footprints'" in page
+    assert "<path d='M" in page  # the land outline
+    assert "fill='#d29922'" in page  # the selected footprint
     assert "<code>demo/sen1floods11-bolivia</code>" in page
     assert "<tr class=selected>" in page
     assert "Box: -66.50, -15.50, -63.50, -12.50" in page
