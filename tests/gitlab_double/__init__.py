@@ -21,6 +21,12 @@ Seed it with plain Python objects, start it, and point any GitLab client at ``do
         gitlab.state.set_member("team/model", "alice", None)  # fires member webhooks
         gitlab.state.add_hook("http://.../api/webhooks/gitlab", token="secret")
 
+Publishing needs groups and can be made to fail at any step::
+
+    gitlab.state.add_group(Group("team", members={"alice": DEVELOPER}))
+    gitlab.state.fail("lfs_upload", 502, skip=1)            # the 2nd LFS upload fails
+    gitlab.state.fail("commit", 502, after=True)             # committed, answer lost
+
 See ``model.py`` for the seeding dataclasses and ``app.py`` for the routes implemented.
 """
 
@@ -30,7 +36,9 @@ from tests.gitlab_double.model import (
     MAINTAINER,
     OWNER,
     REPORTER,
+    Failure,
     GitLabState,
+    Group,
     Hook,
     Project,
     User,
@@ -43,8 +51,10 @@ __all__ = [
     "MAINTAINER",
     "OWNER",
     "REPORTER",
+    "Failure",
     "GitLabDouble",
     "GitLabState",
+    "Group",
     "Hook",
     "Project",
     "User",
