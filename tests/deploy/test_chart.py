@@ -452,3 +452,41 @@ def test_rendered_manifests_are_yamllint_clean(which: str) -> None:
         for problem in lint_problems(text, path, rendered=True)
     ]
     assert problems == []
+
+
+def test_catalog_env_configures_the_server_as_intended(rendered, tmp_path: Path) -> None:
+    _, values, documents = rendered
+    # Given the catalog container's env as the kubelet resolves it (each secret value named
+    # after its Secret and key) and its ConfigMap as the mounted file
+    container = container_of(documents, "Deployment", "-catalog")
+    env = {}
+    for variable in container["env"]:
+        ref = variable.get("valueFrom", {}).get("secretKeyRef")
+        env[variable["name"]] = f"{ref['name']}/{ref['key']}" if ref else variable["value"]
+    (config_map,) = [
+        d for d in of_kind(documents, "ConfigMap") if d["metadata"]["name"].endswith("-config")
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    args = [a for a in container["args"] if a.startswith("--gitlab-url=")]
+    # When mlops-server loads its settings from them
+    settings = load_settings(path, gitlab_url=args[0].split("=", 1)[1], env=env)
+    # Then login, DVC store and public browsing are what the values asked for
+    catalog = values.get("catalog") or {}
+    login = (catalog.get("login") or {}).get("existingSecret")
+    if login:
+        assert settings.oauth is not None
+        assert settings.oauth.client_id == f"{login}/client-id"
+        assert settings.session.secret_key == f"{login}/session-secret-key"
+    else:
+        assert settings.oauth is None
+    store = catalog.get("dvcStore") or {}
+    if store.get("enabled"):
+        assert settings.store is not None
+        assert settings.store.bucket == store["bucket"]
+        assert settings.store.access_key == f"{values['s3']['existingSecret']}/access-key-id"
+        assert settings.store.endpoint == values["s3"]["endpoint"]
+    else:
+        assert settings.store is None
+    assert settings.allow_public is catalog.get("allowPublic", True)
+    assert settings.access_cache_ttl == 60.0
