@@ -31,6 +31,8 @@ def registered_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # artifacts in the test's folder, not ./mlruns of the working directory
+    mlflow.create_experiment("water", artifact_location=(tmp_path / "artifacts").as_uri())
     mlflow.set_experiment("water")
     with mlflow.start_run():
         mlflow.onnx.log_model(
