@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -88,6 +89,27 @@ def scrub_document(document: Any) -> Any:
     if isinstance(document, list):
         return [scrub_document(value) for value in document]
     return document
+
+
+#: Media types of the project files :meth:`CatalogAPI.open_image` serves, by file suffix.
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".bmp": "image/bmp",
+    ".svg": "image/svg+xml",
+}
+
+#: Largest image :meth:`CatalogAPI.open_image` streams, in bytes.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+def _path(value: str) -> str:
+    """A slash-separated path of :func:`_segment`-checked, percent-encoded segments."""
+    return "/".join(_segment(part) for part in value.split("/"))
 
 
 def _segment(value: str) -> str:
@@ -201,20 +223,89 @@ class CatalogAPI:
         """One item (full mode upstream); ``item_id`` is the project's full path."""
         return await self._get_json(
             f"{self.base_url}/api/stac/collections/{_segment(collection_id)}/items/"
-            + "/".join(_segment(part) for part in item_id.split("/")),
+            + _path(item_id),
             [],
         )
 
     async def check(self, project: str) -> dict[str, Any]:
         """The caller's access to a project: ``{id, name, path, access_level, categories}``."""
         return await self._get_json(
-            f"{self.base_url}/api/check/" + "/".join(_segment(p) for p in project.split("/")),
+            f"{self.base_url}/api/check/" + _path(project),
             [("info", "true")],
         )
 
     async def config(self) -> dict[str, Any]:
         """The catalog's public configuration (``/api/config/``)."""
         return await self._get_json(f"{self.base_url}/api/config/", [])
+
+    @contextlib.asynccontextmanager
+    async def open_image(
+        self, project: str, file_path: str, ref: str | None = None
+    ) -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
+        """Open one image file of a project's repository (``/api/download/.../repository/``).
+
+        Yields the media type (from the file suffix, one of :data:`IMAGE_TYPES`) and an
+        iterator of the body's chunks. Only image files are served, redirects are not followed
+        (the bytes come from the catalog itself), and a body over :data:`MAX_IMAGE_BYTES` is
+        refused up front or cut off with a ``BadRequestError`` (reason ``too_large``).
+
+        Raises
+        ------
+        BadRequestError
+            For a path with ``.``/``..``/empty segments or a file that is not an image.
+        NotFoundError, PermissionDeniedError, AuthenticationError, UpstreamError
+            As the catalog answers.
+        """
+        media_type = IMAGE_TYPES.get(PurePosixPath(file_path).suffix.lower())
+        if media_type is None:
+            raise BadRequestError(
+                f"Only images can be shown ({', '.join(sorted(IMAGE_TYPES))}).",
+                reason="not_an_image",
+            )
+        url = f"{self.base_url}/api/download/{_path(project)}/repository/{_path(file_path)}"
+        params = [("ref", ref)] if ref else []
+        async with contextlib.AsyncExitStack() as stack:
+            client = self._client
+            if client is None:
+                client = await stack.enter_async_context(httpx.AsyncClient(timeout=self.timeout))
+            try:
+                response = await stack.enter_async_context(
+                    client.stream(
+                        "GET",
+                        url,
+                        params=tuple(params),
+                        headers={**self._headers, "Accept": "image/*"},
+                        timeout=self.timeout,
+                        follow_redirects=False,
+                    )
+                )
+            except httpx.HTTPError as error:
+                raise UpstreamError(
+                    f"Could not reach the catalog at {self.base_url}: {type(error).__name__}",
+                    reason="unreachable",
+                ) from error
+            if response.status_code != 200:
+                await response.aread()
+                error_type = _STATUS_ERRORS.get(response.status_code, UpstreamError)
+                raise error_type(f"The catalog refused the image: {_error_message(response)}")
+            declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if declared and not declared.startswith("image/") and declared not in _GENERIC_TYPES:
+                raise UpstreamError(
+                    f"The catalog answered {declared} for an image.", reason="not_an_image"
+                )
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > MAX_IMAGE_BYTES:
+                raise BadRequestError(_too_large(), reason="too_large")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                seen = 0
+                async for chunk in response.aiter_bytes():
+                    seen += len(chunk)
+                    if seen > MAX_IMAGE_BYTES:
+                        raise BadRequestError(_too_large(), reason="too_large")
+                    yield chunk
+
+            yield media_type, chunks()
 
     async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         try:
@@ -241,6 +332,14 @@ class CatalogAPI:
             raise UpstreamError("The catalog answered with JSON that is not an object.")
         scrubbed: dict[str, Any] = scrub_document(document)
         return scrubbed
+
+
+#: Content types a catalog may send for a file whose type it does not know.
+_GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
+
+
+def _too_large() -> str:
+    return f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB."
 
 
 _PAGING_RELS = frozenset({"next", "prev", "previous", "self"})

@@ -327,6 +327,44 @@ class CatalogCheckHandler(MLOpsHandler):
         await self.answer(lambda catalog: catalog.check(project))
 
 
+class CatalogImageHandler(MLOpsHandler):
+    """``GET /jupyter-mlops/catalog/image/<project path>/repository/<file path>[?ref=<ref>]``.
+
+    Streams one image of a project (README images, the preview thumbnail) from the configured
+    catalog's ``/api/download/<project>/repository/<file>?ref=`` with the user's token added
+    here, so the browser never talks to the platform and never holds a token. Only image files
+    (by suffix), no ``.``/``..`` segments, no redirects, at most ``MAX_IMAGE_BYTES``.
+    """
+
+    @tornado.web.authenticated
+    async def get(self, project: str, file_path: str) -> None:
+        ref = self.get_query_argument("ref", None)
+        try:
+            catalog = await self.catalog()
+            async with catalog.open_image(project, file_path, ref) as (media_type, chunks):
+                first = await anext(chunks, b"")
+                self.set_header("Content-Type", media_type)
+                self.set_header("X-Content-Type-Options", "nosniff")
+                # An SVG opened on its own must not run script on the Jupyter origin.
+                self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+                self.set_header("Cache-Control", "private, max-age=300")
+                self.write(first)
+                async for chunk in chunks:
+                    self.write(chunk)
+                    await self.flush()
+                # APIHandler.finish sets the Content-Type once more: keep the image's.
+                self.finish(set_content_type=media_type)
+        except MLOpsError as error:
+            if self._headers_written:
+                # Cut off mid-body (too large): the browser sees a broken image, nothing more.
+                self.request.connection.close()  # type: ignore[union-attr]
+                return
+            self.clear_header("Content-Security-Policy")
+            self.clear_header("Cache-Control")
+            self.set_header("Content-Type", "application/json")
+            self.fail(error)
+
+
 class CatalogConfigHandler(MLOpsHandler):
     """``GET /jupyter-mlops/catalog/config``: the platform's public configuration."""
 
@@ -647,6 +685,7 @@ def setup_route_handlers(web_app: tornado.web.Application) -> None:
         (path("catalog", "collections", "([^/]+)", "items", "(.+)"), CatalogItemHandler),
         (path("catalog", "check", "(.+)"), CatalogCheckHandler),
         (path("catalog", "config"), CatalogConfigHandler),
+        (path("catalog", "image", "(.+?)", "repository", "(.+)"), CatalogImageHandler),
         (path("mlflow", "api", "2.0", "mlflow", "([a-z-]+/[a-z-]+)"), MLflowHandler),
         (path("downloads"), DownloadsHandler),
         (path("downloads", "([0-9a-f]{32})"), DownloadHandler),

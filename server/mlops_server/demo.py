@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import shutil
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +177,37 @@ def eurosat_samples() -> str:
         lat = round(float(rng.uniform(40.0, 55.0)), 4)
         writer.writerow([f"{label}/{label}_{number + 1}.jpg", label, lon, lat])
     return out.getvalue()
+
+
+#: One display colour (RGB) per EuroSAT class, in class order.
+EUROSAT_COLOURS = [
+    (230, 190, 60), (20, 110, 40), (150, 200, 90), (120, 120, 120), (200, 60, 60),
+    (110, 170, 60), (170, 120, 50), (220, 140, 160), (40, 120, 220), (20, 60, 150),
+]  # fmt: skip
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """Encode an ``(height, width, 3)`` uint8 RGB array as a PNG file (zlib, no filter)."""
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\x00" + pixels[y].astype(np.uint8).tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def eurosat_legend() -> bytes:
+    """A 160 x 16 px legend of the EuroSAT class colours, one 16 px swatch per class."""
+    colours = np.array(EUROSAT_COLOURS, dtype=np.uint8)
+    return png(np.repeat(colours, 16, axis=0)[np.newaxis, :, :].repeat(16, axis=0))
 
 
 # -- projects ----------------------------------------------------------------------------
@@ -483,9 +516,16 @@ EuroSAT (Helber et al., 2019) is a benchmark of 27,000 labelled 64 x 64 px Senti
 from 34 European countries, in ten land-use / land-cover classes. This demo project carries a
 small listing of RGB samples (file, class and location) spread over the continent, enough to
 try the catalog's map search and to feed the EuroSAT classifier's notebooks.
+
+![EuroSAT class colours](docs/classes.png)
+
+Colours of the ten classes, left to right in the order of the classifier's outputs.
 """,
             ),
-            files={"samples.csv": lambda: eurosat_samples().encode()},
+            files={
+                "samples.csv": lambda: eurosat_samples().encode(),
+                "docs/classes.png": eurosat_legend,
+            },
         ),
     ]
 

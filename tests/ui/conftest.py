@@ -3,6 +3,7 @@ by the system Chromium through Playwright. No browser is ever downloaded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -53,14 +54,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``jupyter lab`` with jupyter-mlops on a fresh embedded platform."""
-    root = tmp_path_factory.mktemp("lab-root")
-    data = tmp_path_factory.mktemp("mlops-data")
+@contextlib.contextmanager
+def running_lab(root: Path, data: Path, log_path: Path) -> Iterator[str]:
+    """Run ``jupyter lab`` with jupyter-mlops over the embedded platform kept in ``data``.
+
+    An empty ``data`` gets the demo store; a test that needs its own projects writes the store
+    (``data/projects``) before starting.
+    """
     port = _free_port()
     env = {**os.environ, "MLOPS_EMBEDDED_DATA_DIR": str(data), "JUPYTER_PLATFORM_DIRS": "1"}
-    log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("wb")
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
@@ -83,12 +86,25 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 process.kill()
                 raise RuntimeError(f"JupyterLab did not start; see {log.name}") from None
             time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``jupyter lab`` with jupyter-mlops on a fresh embedded platform."""
+    root = tmp_path_factory.mktemp("lab-root")
+    data = tmp_path_factory.mktemp("mlops-data")
+    log = tmp_path_factory.mktemp("lab-log") / "lab.log"
+    with running_lab(root, data, log) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

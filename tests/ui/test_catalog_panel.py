@@ -20,7 +20,7 @@ def open_panel(page: Page, lab_url: str) -> None:
     expect(page.locator(PANEL)).to_be_visible()
     # The panel connects to the server extension, which starts the embedded platform.
     expect(page.locator(f"{PANEL} .jp-mlops-platform")).to_have_text(
-        "Local demo platform", timeout=90_000
+        "Local demo platform", timeout=240_000
     )
 
 

@@ -15,6 +15,7 @@ import {
   getItem,
   startDownload
 } from '../api';
+import { element } from '../dom';
 import { MLOpsResponseError } from '../request';
 import {
   IAssetEntry,
@@ -33,6 +34,13 @@ import {
   modelRows,
   relatedItems
 } from './describe';
+import {
+  imageRoute,
+  imageUrl,
+  previewHref,
+  repositoryFile,
+  rewriteImages
+} from './images';
 
 /** What the item view needs from the application. */
 export interface IItemViewOptions {
@@ -144,11 +152,23 @@ export class ItemView extends Widget {
     insert.addEventListener('click', () => this.options.insertCode(item));
     actions.append(insert);
     header.append(this.el('div', 'jp-mlops-item-id', item.id), actions);
+    const preview = previewHref(item);
+    const previewSrc = preview ? this.proxiedImage(preview, item) : null;
+    if (previewSrc) {
+      const image = document.createElement('img');
+      image.className = 'jp-mlops-item-preview';
+      image.alt = 'Preview';
+      image.src = previewSrc;
+      header.append(image);
+    }
     root.append(header);
 
     const description = this.el('section', 'jp-mlops-item-description');
     root.append(description);
-    void this.renderMarkdown(description, descriptionBody(item));
+    void this.renderMarkdown(
+      description,
+      rewriteImages(descriptionBody(item), src => this.proxiedImage(src, item))
+    );
 
     this.appendTable(root, 'Model', 'jp-mlops-model-table', modelRows(item));
     this.appendTable(root, 'Data', 'jp-mlops-data-table', dataRows(item));
@@ -208,7 +228,30 @@ export class ItemView extends Widget {
     await renderer.renderModel(
       new MimeModel({ data: { 'text/markdown': text }, trusted: false })
     );
+    // Any image the rewrite did not catch (e.g. reference-style) must not load from elsewhere.
+    const own = imageRoute(this.options.serverSettings.baseUrl);
+    for (const image of Array.from(renderer.node.querySelectorAll('img'))) {
+      const src = image.getAttribute('src') ?? '';
+      if (!src.startsWith(own) && !src.startsWith('data:image/')) {
+        image.replaceWith(document.createTextNode(image.alt));
+      }
+    }
     host.append(renderer.node);
+  }
+
+  /** An image source of the item as a URL on our image route, or null if it may not load. */
+  private proxiedImage(src: string, item: IStacItem): string | null {
+    if (src.startsWith('data:image/') && !src.startsWith('data:image/svg')) {
+      return src;
+    }
+    const target = repositoryFile(
+      src,
+      item,
+      this.options.info()?.sharinghub_url ?? null
+    );
+    return target
+      ? imageUrl(this.options.serverSettings.baseUrl, target)
+      : null;
   }
 
   private appendTable(
@@ -367,17 +410,7 @@ export class ItemView extends Widget {
   }
 
   private el(tag: string, cls: string, text?: string): HTMLElement {
-    const node = document.createElement(tag);
-    if (cls) {
-      node.className = cls;
-    }
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    if (tag === 'button') {
-      (node as HTMLButtonElement).type = 'button';
-    }
-    return node;
+    return element(tag, cls, text);
   }
 
   private _item: IStacItem | null = null;
