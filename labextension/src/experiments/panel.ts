@@ -10,6 +10,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { getDownload, startDownload } from '../api';
+import { element as el } from '../dom';
 import { MLOpsResponseError } from '../request';
 import { IPlatformInfo } from '../tokens';
 import { MetricChart } from './chart';
@@ -202,11 +203,11 @@ export class ExperimentsPanel extends Widget {
     list.replaceChildren();
     if (this.experiments.length === 0) {
       list.append(
-        this.el('li', 'jp-mlops-empty', 'No experiment yet: track a notebook.')
+        el('li', 'jp-mlops-empty', 'No experiment yet: track a notebook.')
       );
     }
     for (const experiment of this.experiments) {
-      const button = this.el(
+      const button = el(
         'button',
         'jp-mlops-exp-item',
         displayName(experiment.name)
@@ -224,7 +225,7 @@ export class ExperimentsPanel extends Widget {
         this.renderExperiments();
         void this.loadRuns();
       });
-      const li = this.el('li', '');
+      const li = el('li', '');
       li.append(button);
       list.append(li);
     }
@@ -280,10 +281,10 @@ export class ExperimentsPanel extends Widget {
     const now = Date.now();
     this.query('.jp-mlops-runs-summary').textContent =
       `${this.runs.length} run${this.runs.length === 1 ? '' : 's'}`;
-    const head = this.el('thead', '');
-    const row = this.el('tr', '');
+    const head = el('thead', '');
+    const row = el('tr', '');
     const header = (label: string, sort: ISortKey | null, cls = '') => {
-      const th = this.el('th', cls);
+      const th = el('th', cls);
       if (!sort) {
         th.textContent = label;
         return th;
@@ -292,7 +293,7 @@ export class ExperimentsPanel extends Widget {
         this.sort?.kind === sort.kind && this.sort.key === sort.key
           ? this.sort
           : null;
-      const button = this.el(
+      const button = el(
         'button',
         'jp-mlops-sort-header',
         `${label}${current ? (current.desc ? ' ▼' : ' ▲') : ''}`
@@ -328,9 +329,9 @@ export class ExperimentsPanel extends Widget {
       header('Tags', null)
     );
     head.append(row);
-    const body = this.el('tbody', '');
+    const body = el('tbody', '');
     for (const run of this.runs) {
-      const tr = this.el('tr', 'jp-mlops-run');
+      const tr = el('tr', 'jp-mlops-run');
       tr.dataset.runId = run.info.run_id;
       tr.dataset.status = run.info.status;
       const box = document.createElement('input');
@@ -351,9 +352,9 @@ export class ExperimentsPanel extends Widget {
         this.zoom = null;
         void this.drawChart(true);
       });
-      const select = this.el('td', 'jp-mlops-col-select');
+      const select = el('td', 'jp-mlops-col-select');
       select.append(box);
-      const name = this.el(
+      const name = el(
         'button',
         'jp-mlops-run-name',
         run.info.run_name ?? run.info.run_id
@@ -363,7 +364,7 @@ export class ExperimentsPanel extends Widget {
         'click',
         () => void this.renderDetail(run.info.run_id, true)
       );
-      const nameCell = this.el('td', '');
+      const nameCell = el('td', '');
       nameCell.append(name);
       const value = (
         list: { key: string; value: unknown }[] | undefined,
@@ -372,38 +373,38 @@ export class ExperimentsPanel extends Widget {
       tr.append(
         select,
         nameCell,
-        this.el(
+        el(
           'td',
           `jp-mlops-run-status jp-mlops-status-${run.info.status.toLowerCase()}`,
           run.info.status
         ),
-        this.el(
+        el(
           'td',
           '',
           run.info.start_time
             ? new Date(run.info.start_time).toLocaleString()
             : ''
         ),
-        this.el(
+        el(
           'td',
           'jp-mlops-run-duration',
           durationText(run.info.start_time, run.info.end_time, now)
         ),
         ...columns.params.map(k =>
-          this.el(
+          el(
             'td',
             'jp-mlops-col-param',
             String(value(run.data.params, k) ?? '')
           )
         ),
         ...columns.metrics.map(k =>
-          this.el(
+          el(
             'td',
             'jp-mlops-col-metric',
             metricText(value(run.data.metrics, k) as number | undefined)
           )
         ),
-        this.el(
+        el(
           'td',
           'jp-mlops-run-tags',
           userTags(run.data.tags)
@@ -484,29 +485,25 @@ export class ExperimentsPanel extends Widget {
       return;
     }
     section.hidden = false;
-    const table = this.el('table', 'jp-mlops-compare-table');
-    const head = this.el('tr', '');
-    head.append(this.el('th', '', ''));
+    const table = el('table', 'jp-mlops-compare-table');
+    const head = el('tr', '');
+    head.append(el('th', '', ''));
     runs.forEach(r =>
-      head.append(this.el('th', '', r.info.run_name ?? r.info.run_id))
+      head.append(el('th', '', r.info.run_name ?? r.info.run_id))
     );
     table.append(head);
     for (const kind of ['params', 'metrics'] as const) {
       for (const entry of compareRows(runs, kind)) {
-        const tr = this.el('tr', entry.differs ? 'jp-mlops-differs' : '');
+        const tr = el('tr', entry.differs ? 'jp-mlops-differs' : '');
         tr.append(
-          this.el(
-            'th',
-            '',
-            `${kind === 'params' ? 'param' : 'metric'} ${entry.key}`
-          )
+          el('th', '', `${kind === 'params' ? 'param' : 'metric'} ${entry.key}`)
         );
-        entry.values.forEach(v => tr.append(this.el('td', '', v)));
+        entry.values.forEach(v => tr.append(el('td', '', v)));
         table.append(tr);
       }
     }
     section.replaceChildren(
-      this.el('h3', '', `Comparing ${runs.length} runs`),
+      el('h3', '', `Comparing ${runs.length} runs`),
       table
     );
   }
@@ -534,16 +531,14 @@ export class ExperimentsPanel extends Widget {
     } catch (error) {
       this.message((error as Error).message);
     }
-    const title = this.el('h3', '', `Run ${run.info.run_name ?? runId}`);
-    const models = this.el('div', 'jp-mlops-run-models');
+    const title = el('h3', '', `Run ${run.info.run_name ?? runId}`);
+    const models = el('div', 'jp-mlops-run-models');
     if (candidates.length === 0) {
-      models.append(
-        this.el('p', 'jp-mlops-empty', 'This run logged no model.')
-      );
+      models.append(el('p', 'jp-mlops-empty', 'This run logged no model.'));
     }
     for (const candidate of candidates) {
-      const row = this.el('div', 'jp-mlops-run-model');
-      const register = this.el(
+      const row = el('div', 'jp-mlops-run-model');
+      const register = el(
         'button',
         'jp-mlops-register jp-mod-styled jp-mod-accept',
         'Register model…'
@@ -552,22 +547,17 @@ export class ExperimentsPanel extends Widget {
         'click',
         () => void this.register(run, candidate)
       );
-      row.append(this.el('span', '', `Model ${candidate.label} `), register);
+      row.append(el('span', '', `Model ${candidate.label} `), register);
       models.append(row);
     }
-    const list = this.el('ul', 'jp-mlops-artifacts');
+    const list = el('ul', 'jp-mlops-artifacts');
     if (artifacts.length === 0) {
-      list.append(this.el('li', 'jp-mlops-empty', 'No artifacts.'));
+      list.append(el('li', 'jp-mlops-empty', 'No artifacts.'));
     }
     for (const artifact of artifacts) {
       list.append(this.renderArtifact(run, artifact));
     }
-    section.replaceChildren(
-      title,
-      models,
-      this.el('h4', '', 'Artifacts'),
-      list
-    );
+    section.replaceChildren(title, models, el('h4', '', 'Artifacts'), list);
     if (focus) {
       section.scrollIntoView({ block: 'nearest' });
     }
@@ -598,24 +588,24 @@ export class ExperimentsPanel extends Widget {
   }
 
   private renderArtifact(run: IRun, artifact: IArtifact): HTMLElement {
-    const li = this.el('li', 'jp-mlops-artifact');
+    const li = el('li', 'jp-mlops-artifact');
     li.dataset.path = artifact.path;
     const size = artifact.file_size
       ? ` · ${Number(artifact.file_size).toLocaleString('en-US')} bytes`
       : '';
-    const button = this.el(
+    const button = el(
       'button',
       'jp-mlops-artifact-download jp-mod-styled',
       'Download to workspace'
     ) as HTMLButtonElement;
-    const status = this.el('span', 'jp-mlops-download-status');
+    const status = el('span', 'jp-mlops-download-status');
     status.setAttribute('role', 'status');
     button.addEventListener(
       'click',
       () => void this.download(run, artifact, button, status)
     );
     li.append(
-      this.el('span', 'jp-mlops-artifact-path', `${artifact.path}${size} `),
+      el('span', 'jp-mlops-artifact-path', `${artifact.path}${size} `),
       button,
       status
     );
@@ -661,7 +651,7 @@ export class ExperimentsPanel extends Widget {
       }
       if (job.status === 'done') {
         status.replaceChildren(
-          this.el('span', 'jp-mlops-download-done', ` Saved to ${job.path}`)
+          el('span', 'jp-mlops-download-done', ` Saved to ${job.path}`)
         );
         this.options.downloaded(job.path);
       } else {
@@ -731,7 +721,7 @@ export class ExperimentsPanel extends Widget {
         await mlflow.setAlias(fullName, wantedAlias, version.version);
       }
       status.append(
-        this.el(
+        el(
           'p',
           'jp-mlops-registered',
           `Registered ${displayName(fullName)} version ${version.version}` +
@@ -739,7 +729,7 @@ export class ExperimentsPanel extends Widget {
         )
       );
     } catch (error) {
-      status.append(this.el('p', 'jp-mlops-error', (error as Error).message));
+      status.append(el('p', 'jp-mlops-error', (error as Error).message));
     }
     await this.loadModels();
   }
@@ -756,29 +746,27 @@ export class ExperimentsPanel extends Widget {
       models = await mlflow.registeredModels();
     } catch (error) {
       list.replaceChildren(
-        this.el('li', 'jp-mlops-error', (error as Error).message)
+        el('li', 'jp-mlops-error', (error as Error).message)
       );
       return;
     }
     const items = await Promise.all(
       models.map(async model => {
-        const li = this.el('li', 'jp-mlops-model');
+        const li = el('li', 'jp-mlops-model');
         li.dataset.name = model.name;
-        li.append(
-          this.el('strong', 'jp-mlops-model-name', displayName(model.name))
-        );
+        li.append(el('strong', 'jp-mlops-model-name', displayName(model.name)));
         li.title = model.name;
         const aliases = new Map<string, string[]>();
         for (const a of model.aliases ?? []) {
           aliases.set(a.version, [...(aliases.get(a.version) ?? []), a.alias]);
         }
         const versions = await mlflow.versions(model.name).catch(() => []);
-        const ul = this.el('ul', 'jp-mlops-model-versions');
+        const ul = el('ul', 'jp-mlops-model-versions');
         for (const v of versions) {
           const tags = (aliases.get(v.version) ?? [])
             .map(a => ` @${a}`)
             .join('');
-          const vli = this.el(
+          const vli = el(
             'li',
             'jp-mlops-model-version',
             `v${v.version}${tags}`
@@ -792,7 +780,7 @@ export class ExperimentsPanel extends Widget {
       })
     );
     if (items.length === 0) {
-      items.push(this.el('li', 'jp-mlops-empty', 'None yet.'));
+      items.push(el('li', 'jp-mlops-empty', 'None yet.'));
     }
     list.replaceChildren(...items);
   }
@@ -830,20 +818,6 @@ export class ExperimentsPanel extends Widget {
 
   private query<T extends HTMLElement = HTMLElement>(selector: string): T {
     return this.node.querySelector(selector) as T;
-  }
-
-  private el(tag: string, cls: string, text?: string): HTMLElement {
-    const node = document.createElement(tag);
-    if (cls) {
-      node.className = cls;
-    }
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    if (tag === 'button') {
-      (node as HTMLButtonElement).type = 'button';
-    }
-    return node;
   }
 
   private mlflow: ProjectMLflow | null = null;
