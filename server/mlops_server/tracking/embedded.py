@@ -58,6 +58,27 @@ def configure_mlflow_environment(data_dir: Path) -> None:
     os.environ[ARTIFACTS_DESTINATION_ENV_VAR] = str(artifacts.resolve())
 
 
+def create_database_atomically(database: Path, artifact_root: str) -> None:
+    """Create MLflow's SQLite database aside, then move it into place.
+
+    A first start killed in the middle of MLflow's migrations (a slow machine, a timeout) would
+    otherwise leave a half-migrated ``mlflow.db`` that every later start refuses. Staging files
+    of earlier attempts are removed.
+    """
+    if database.exists():
+        return
+    for stale in database.parent.glob(f"{database.name}.*.new"):
+        stale.unlink(missing_ok=True)
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    staging = database.with_name(f"{database.name}.{os.getpid()}.new")
+    uri = f"sqlite:///{staging.as_posix()}"
+    store = SqlAlchemyStore(uri, artifact_root)  # type: ignore[no-untyped-call]  # all tables, at head
+    store.engine.dispose()
+    SqlAlchemyStore._engine_map.pop(uri, None)
+    os.replace(staging, database)
+
+
 def local_owner_access(lookup: LocalLookup, config: TrackingConfig) -> object:
     """An access lookup that makes the local user the maintainer of every MLflow project."""
 
@@ -93,6 +114,7 @@ def embedded_tracking_app(data_dir: Path, lookup: LocalLookup) -> ASGIApp:
 
     # Create and migrate the stores now, as ``mlflow server`` does before serving: otherwise
     # the first request (often the catalog pulling an item's models) pays for it.
+    create_database_atomically(data_dir / "mlflow.db", os.environ[ARTIFACT_ROOT_ENV_VAR])
     initialize_backend_stores(
         os.environ[BACKEND_STORE_URI_ENV_VAR],
         default_artifact_root=os.environ[ARTIFACT_ROOT_ENV_VAR],
