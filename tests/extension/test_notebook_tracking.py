@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,34 +13,16 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-from jupyter_mlops.embedded import free_loopback_port
 from jupyter_mlops.notebook_tracking import MIME_TYPE, TrackingState
-from tests.tracking.conftest import stop, wait_ready
+from tests.tracking import conftest as tracking_fixtures
 
 PROJECT = "demo/eurosat-lulc-classifier"  # id 101, ai-model
 SECRET = "glpat-kernel-side-secret-0123456789"  # must never be printed by the kernel
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mlops-server serve --mlflow`` on the demo store."""
-    store = tmp_path_factory.mktemp("tracking-store")
-    subprocess.run([sys.executable, "-m", "mlops_server", "demo", str(store)], check=True)
-    port = free_loopback_port()
-    log = tmp_path_factory.mktemp("tracking-log") / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlops_server", "serve", "--projects", str(store),
-             "--port", str(port), "--mlflow"],
-            stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, f"{url}/mlflow/health", log, seconds=240)
-        yield url
-    finally:
-        stop(process)
+# The embedded platform (``mlops-server serve --mlflow`` on the demo store) of the tracking tests.
+store = tracking_fixtures.store
+platform = tracking_fixtures.platform
 
 
 class Kernel:
