@@ -67,7 +67,7 @@ class JupyterMLOps(Configurable):
         " Env: MLOPS_CREDENTIALS_PATH.",
     )
     embedded_start_timeout = Float(
-        60.0, config=True, help="Seconds to wait for the embedded platform to become healthy."
+        120.0, config=True, help="Seconds to wait for the embedded platform to become healthy."
     )
     request_timeout = Float(
         30.0, config=True, help="Timeout in seconds of one call to the platform."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,10 +16,39 @@ from typing import Any
 
 import httpx
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from jupyter_mlops.embedded import free_loopback_port
 
+from .secret_scan import SecretScan, scanning
+
 Fetch = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan() -> Iterator[SecretScan]:
+    """Fail the run if any credential handed out during it shows up in a response or a log."""
+    with scanning() as scan:
+        yield scan
+    leaks = scan.leaks()
+    assert not leaks, "tokens leaked:\n" + "\n".join(leaks)
+
+
+@pytest.fixture
+def jp_fetch(jp_fetch: Fetch, secret_scan: SecretScan) -> Fetch:
+    """pytest-jupyter's jp_fetch, with every response (errors included) kept for the scan."""
+
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        try:
+            response = await jp_fetch(*args, **kwargs)
+        except HTTPClientError as error:
+            if error.response is not None:
+                secret_scan.record_response(error.response)
+            raise
+        secret_scan.record_response(response)
+        return response
+
+    return fetch
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +67,7 @@ def no_ambient_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def mlops_config(embedded_data_dir: Path) -> dict[str, Any]:
     """The JupyterMLOps section of the server config; tests override it to change platforms."""
-    return {"embedded_data_dir": str(embedded_data_dir), "embedded_start_timeout": 60.0}
+    return {"embedded_data_dir": str(embedded_data_dir), "embedded_start_timeout": 180.0}
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +80,12 @@ def remote_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [
             *(sys.executable, "-m", "mlops_server", "serve", "--projects", str(store)),
             *("--port", str(port), "--mlflow-url", "http://mlflow.invalid/mlflow"),
-        ]
+        ],
+        # Registered models are pulled from a loopback port nothing listens on (no DNS).
+        env={
+            **os.environ,
+            "MLOPS_MLFLOW_INTERNAL_URL": f"http://127.0.0.1:{free_loopback_port()}/mlflow",
+        },
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -76,7 +111,7 @@ def jp_server_config(mlops_config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def wait_ready(jp_fetch: Fetch, wait_seconds: float = 60.0) -> dict[str, Any]:
+async def wait_ready(jp_fetch: Fetch, wait_seconds: float = 200.0) -> dict[str, Any]:
     """Poll /jupyter-mlops/info until the platform left the 'starting' state."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds

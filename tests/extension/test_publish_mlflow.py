@@ -29,6 +29,8 @@ def registered_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     import mlflow
 
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow 3 puts logged models under the store's default root, ./mlruns: keep it in tmp_path
+    monkeypatch.chdir(tmp_path)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     # artifacts in the test's folder, not ./mlruns of the working directory
