@@ -1,9 +1,4 @@
-import {
-  formField,
-  humanSize,
-  IPublishForm,
-  publishRequest
-} from '../src/publish/form';
+import { formField, IPublishForm, publishRequest } from '../src/publish/form';
 
 const EMPTY: IPublishForm = {
   kind: 'model',
@@ -85,12 +80,5 @@ describe('formField', () => {
     expect(formField({ field: 'files[0]', message: '' })).toBe('files');
     expect(formField({ field: 'geometry', message: '' })).toBe('bbox');
     expect(formField({ field: 'extensions', message: '' })).toBe('general');
-  });
-});
-
-describe('humanSize', () => {
-  it('prints sizes for people', () => {
-    expect(humanSize(512)).toBe('512 B');
-    expect(humanSize(2_500_000)).toBe('2.5 MB');
   });
 });

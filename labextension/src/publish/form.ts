@@ -160,20 +160,3 @@ export function formField(error: IPublishFieldError): string {
   };
   return mapping[head] ?? 'general';
 }
-
-/**
- * A size for people (`1.5 MB`).
- *
- * @param bytes - a byte count
- * @returns the size with a unit
- */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}

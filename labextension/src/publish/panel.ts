@@ -2,11 +2,11 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { planPublication, publish, PublishError } from '../api';
+import { formatBytes } from '../catalog/describe';
 import { CatalogMap } from '../catalog/map';
 import { IPublishFieldError, IPublishPlan, IPublishResult } from '../tokens';
 import {
   formField,
-  humanSize,
   IPublishForm,
   MLM_ACCELERATORS,
   MLM_TASKS,
@@ -257,7 +257,7 @@ export class PublishPanel extends Widget {
           if (event.total) {
             progress.max = event.total;
             progress.value = event.done ?? 0;
-            status.textContent = `Uploading ${humanSize(event.done ?? 0)} of ${humanSize(event.total)}`;
+            status.textContent = `Uploading ${formatBytes(event.done ?? 0)} of ${formatBytes(event.total)}`;
           } else if (event.message) {
             status.textContent = event.message;
           }
@@ -376,15 +376,15 @@ export class PublishPanel extends Widget {
     }
     const title = document.createElement('p');
     title.className = 'jp-mlops-plan-title';
-    title.textContent = `Valid: ${plan.path} in ${plan.collection} (${plan.visibility}), ${humanSize(
+    title.textContent = `Valid: ${plan.path} in ${plan.collection} (${plan.visibility}), ${formatBytes(
       plan.total_size
-    )}${plan.lfs_size ? `, ${humanSize(plan.lfs_size)} through Git LFS` : ''}`;
+    )}${plan.lfs_size ? `, ${formatBytes(plan.lfs_size)} through Git LFS` : ''}`;
     const list = document.createElement('ul');
     list.className = 'jp-mlops-plan-files';
     for (const file of plan.files) {
       list.append(
         entry(
-          `${file.path} (${humanSize(file.size)}${file.lfs ? ', LFS' : ''})`
+          `${file.path} (${formatBytes(file.size)}${file.lfs ? ', LFS' : ''})`
         )
       );
     }
