@@ -40,6 +40,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -818,6 +819,8 @@ def main() -> None:
         return
     if not (args.pgstac_venv / "bin" / "pypgstac").exists():
         raise SystemExit(f"no pypgstac in {args.pgstac_venv}: run `make bench` (it creates it)")
+    # A terminated run still stops its servers and clusters (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     work = Path(tempfile.mkdtemp(prefix="mlops-catalog-bench-"))
     os.chmod(work, 0o755)
     lines: list[str] = []
