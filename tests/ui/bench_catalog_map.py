@@ -4,18 +4,34 @@ Not collected by ``pytest tests/ui`` (the file name does not start with ``test_`
 ``.venv/bin/pytest tests/ui/bench_catalog_map.py -p no:cacheprovider -s``. The search route is
 answered by Playwright with synthetic items (a grid of small footprints over the world), so the
 numbers are the frontend's own cost: parsing, list, and Leaflet footprints (SVG up to
-``CANVAS_THRESHOLD`` footprints, one canvas above). Nothing is asserted about time.
+``CANVAS_THRESHOLD`` footprints, one canvas above). The 10,000-footprint case is measured in
+interleaved rounds on both canvas paths - ``FootprintCanvas`` (one flat layer, one hit-test
+handler) and the former one (Leaflet GeoJSON layers on ``L.canvas``, selected with the
+``jp-mlops-bench-footprints=geojson`` localStorage key) - and their ratio is printed.
+Nothing is asserted about time.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from typing import Any
 
 from playwright.sync_api import Page, Route, expect
 
 from .test_catalog_panel import PANEL, open_panel
+
+BENCH_KEY = "jp-mlops-bench-footprints"
+ROUNDS = 5
+
+
+def median(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median of each column of (total, frontend) samples."""
+    return (
+        statistics.median(total for total, _ in samples),
+        statistics.median(frontend for _, frontend in samples),
+    )
 
 
 def synthetic_items(count: int) -> list[dict[str, Any]]:
@@ -94,22 +110,35 @@ def test_bench_search_and_footprints(page: Page, lab_url: str) -> None:
         )
     expect(page.locator(f"{PANEL} .jp-mlops-summary")).to_have_text("10000 matched, showing 20")
 
-    # When: 400 footprints (SVG) and then all 10,000 footprints (canvas) in one answer
-    for count in (400, 10_000):
-        for _ in range(2):
-            body = {
-                "type": "FeatureCollection",
-                "numberMatched": count,
-                "numberReturned": count,
-                "features": items[:count],
-                "links": [],
-            }
-            rows.append(
-                (f"search -> {count} footprints + list painted", time_search(page, body, count))
-            )
+    # When: 400 footprints (SVG), then all 10,000 footprints on each canvas path, interleaved
+    def body(count: int) -> dict[str, Any]:
+        return {
+            "type": "FeatureCollection",
+            "numberMatched": count,
+            "numberReturned": count,
+            "features": items[:count],
+            "links": [],
+        }
+
+    for _ in range(2):
+        rows.append(("search -> 400 footprints + list painted", time_search(page, body(400), 400)))
+    paths: dict[str, list[tuple[float, float]]] = {"geojson": [], "flat": []}
+    for _ in range(ROUNDS):
+        for path in paths:
+            page.evaluate(f"localStorage.setItem('{BENCH_KEY}', '{path}')")
+            # Start each measured search from a small result on the same path, so neither path
+            # pays for removing the other's 10,000 footprints.
+            time_search(page, body(20), 20)
+            paths[path].append(time_search(page, body(10_000), 10_000))
+    for path, label in (("geojson", "before: GeoJSON layers"), ("flat", "after: FootprintCanvas")):
+        rows.append((f"10,000 footprints + list, {label} (median)", median(paths[path])))
+    page.evaluate(f"localStorage.removeItem('{BENCH_KEY}')")
+    time_search(page, body(10_000), 10_000)
 
     # Then: the 10,000 footprints are on one canvas, not 10,000 SVG paths
-    expect(page.locator(f"{PANEL} .jp-mlops-map canvas")).to_have_count(1)
+    expect(page.locator(f"{PANEL} .jp-mlops-map canvas.jp-mlops-footprints-canvas")).to_have_count(
+        1
+    )
     expect(page.locator(f"{PANEL} .jp-mlops-map path.jp-mlops-footprint")).to_have_count(0)
     # ... and the list stops at 500 entries, saying how many more the map shows
     expect(page.locator(f"{PANEL} .jp-mlops-result")).to_have_count(500)
@@ -118,6 +147,11 @@ def test_bench_search_and_footprints(page: Page, lab_url: str) -> None:
     )
     print("\ncatalog panel benchmark, ms (Chromium headless, this machine; 'total' includes")
     print("Playwright delivering the mocked response, 'frontend' is response received -> painted)")
-    print(f"  {'':<48} {'total':>8} {'frontend':>9}")
+    print(f"  {'':<64} {'total':>8} {'frontend':>9}")
     for label, (total, frontend) in rows:
-        print(f"  {label:<48} {total:8.0f} {frontend:9.0f}")
+        print(f"  {label:<64} {total:8.0f} {frontend:9.0f}")
+    before, after = median(paths["geojson"]), median(paths["flat"])
+    print(
+        f"  10,000 footprints, before / after: total x{before[0] / after[0]:.2f},"
+        f" frontend x{before[1] / after[1]:.2f} ({ROUNDS} interleaved rounds)"
+    )

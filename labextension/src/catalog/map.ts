@@ -4,6 +4,7 @@ import type { GeometryCollection, Topology } from 'topojson-specification';
 import land from 'world-atlas/land-110m.json';
 
 import { IStacItem } from '../tokens';
+import { FootprintCanvas, IFootprintStyle } from './footprints';
 
 /** Style of a footprint, normal and highlighted. */
 const FOOTPRINT: L.PathOptions = {
@@ -38,6 +39,12 @@ const ICONS = {
 
 /** Above this many footprints, draw them on one canvas instead of one SVG path each. */
 export const CANVAS_THRESHOLD = 500;
+
+/**
+ * `localStorage` key the browser benchmark sets to `geojson` to measure the former canvas path
+ * (Leaflet GeoJSON layers on `L.canvas`) side by side with {@link FootprintCanvas}.
+ */
+export const BENCH_FOOTPRINTS_KEY = 'jp-mlops-bench-footprints';
 
 /** What the map tells its owner. */
 export interface ICatalogMapCallbacks {
@@ -289,9 +296,27 @@ export class CatalogMap {
     if (!append) {
       this.footprints.clearLayers();
       this.layers.clear();
+      this.fast = null;
       this.highlighted = null;
     }
-    const total = this.layers.size + items.length;
+    const total = this.layers.size + (this.fast?.size ?? 0) + items.length;
+    const legacy =
+      globalThis.localStorage?.getItem(BENCH_FOOTPRINTS_KEY) === 'geojson';
+    if (total > CANVAS_THRESHOLD && !legacy) {
+      if (!this.fast) {
+        this.fast = new FootprintCanvas(
+          FOOTPRINT as IFootprintStyle,
+          HIGHLIGHT as Partial<IFootprintStyle>,
+          {
+            select: id => this.callbacks.select(id),
+            hover: id => this.callbacks.hover?.(id)
+          }
+        );
+        this.footprints.addLayer(this.fast);
+      }
+      this.fast.add(items);
+      return;
+    }
     const renderer = total > CANVAS_THRESHOLD ? this.canvas : undefined;
     const features: GeoJSON.Feature[] = [];
     for (const item of items) {
@@ -363,6 +388,18 @@ export class CatalogMap {
    * @param zoom - also zoom to it
    */
   highlight(id: string | null, zoom = false): void {
+    const fast = id !== null && this.fast?.has(id) ? this.fast : null;
+    if (this.fast && (fast || this.highlighted !== null)) {
+      this.fast.highlight(fast ? id : null);
+    }
+    if (fast && id !== null) {
+      this.highlighted = id;
+      const bounds = fast.boundsOf(id);
+      if (bounds && zoom) {
+        this.map.fitBounds(bounds, { padding: [24, 24], maxZoom: 8 });
+      }
+      return;
+    }
     // Restyle only the footprints that change: thousands may be shown.
     if (this.highlighted !== null && this.highlighted !== id) {
       this.layers.get(this.highlighted)?.setStyle(FOOTPRINT);
@@ -393,6 +430,7 @@ export class CatalogMap {
   private readonly map: L.Map;
   private readonly footprints = L.featureGroup();
   private readonly layers = new Map<string, L.Path>();
+  private fast: FootprintCanvas | null = null;
   private highlighted: string | null = null;
   private tiles: L.TileLayer | null = null;
   private readonly canvas = L.canvas({ padding: 0.2 });
