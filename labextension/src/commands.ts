@@ -14,4 +14,6 @@ export namespace CommandIDs {
   export const trackNotebook = 'jupyter-mlops:track-notebook';
   /** Open the experiments panel; args `{project?, experiment?}`. */
   export const openExperiments = 'jupyter-mlops:open-experiments';
+  /** Log the current notebook as an MLflow run (tracking must be active). */
+  export const logNotebook = 'jupyter-mlops:log-notebook';
 }

@@ -17,6 +17,7 @@ import { ExperimentsPanel } from './experiments/panel';
 import { IPlatformInfo } from './tokens';
 import { TrackingController, TrackingStatus } from './tracking';
 import { pickTrackingProject } from './trackingPicker';
+import { setupLogNotebook } from './logNotebook';
 
 /** The publish panel's command, when that part of the extension is present. */
 const PUBLISH_COMMAND = 'jupyter-mlops:open-publish';
@@ -184,6 +185,7 @@ export function setupExperiments(
     }
   });
   palette?.addItem({ command: CommandIDs.trackNotebook, category: 'MLOps' });
+  setupLogNotebook(app, notebooks, controller, palette);
   let lastRun = '';
   controller.changed.connect(() => {
     app.commands.notifyCommandChanged(CommandIDs.trackNotebook);

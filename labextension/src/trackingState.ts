@@ -70,7 +70,14 @@ export function stateFromReply(content: {
   return result.data[TRACKING_MIME] as ITrackingState;
 }
 
-function kernelError(ename?: string, evalue?: string): string {
+/**
+ * A sentence for a failed kernel call.
+ *
+ * @param ename - Python error name
+ * @param evalue - Python error message
+ * @returns the message
+ */
+export function kernelError(ename?: string, evalue?: string): string {
   if (ename === 'ModuleNotFoundError' || ename === 'ImportError') {
     return (
       "jupyter-mlops (with MLflow) is not installed in this notebook's kernel: run " +
