@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
+from .conftest import TOKEN
 from .test_catalog_item import VIEW
 from .test_catalog_panel import PANEL, open_panel
 
@@ -167,3 +168,58 @@ def test_second_click_stops_tracking(page: Page, lab_url: str) -> None:
     expect(button).to_have_attribute("aria-pressed", "false")
     output = run_cell(page, "import os; print(repr(os.environ.get('MLFLOW_TRACKING_URI')))")
     expect(output).to_have_text("None", timeout=60_000)
+
+
+LOG_BUTTON = '.jp-NotebookPanel-toolbar [data-jp-item-name="mlops-log-notebook"] button'
+
+
+def test_log_this_notebook_records_the_selected_parameters(
+    page: Page, lab_url: str, artifacts: Path
+) -> None:
+    # Given: a new notebook, not tracked: Log this notebook is disabled
+    open_panel(page, lab_url)
+    new_notebook(page)
+    button = page.locator(LOG_BUTTON)
+    expect(button).to_be_disabled()
+
+    # When: the notebook is tracked and a cell defines variables
+    track(page, "eurosat classifier", "logged ui")
+    expect(page.locator(STATUS)).to_contain_text("logged ui", timeout=120_000)
+    output = run_cell(page, "learning_rate = 0.125\nepochs = 4\nlayers = [8]\nprint('ready')")
+    expect(output).to_contain_text("ready", timeout=120_000)
+
+    # Then: the button is enabled; clicking it offers the simple variables only
+    expect(button).to_be_enabled()
+    button.click()
+    picker = page.locator(".jp-mlops-log-params")
+    expect(picker.locator("input[name=learning_rate]")).to_be_visible(timeout=120_000)
+    expect(picker.locator("input[name=epochs]")).to_be_visible()
+    expect(picker.locator("input[name=layers]")).to_have_count(0)
+
+    # When: the user selects learning_rate and logs
+    picker.locator("input[name=learning_rate]").check()
+    page.screenshot(path=str(artifacts / "log-notebook-parameters.png"))
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+
+    # Then: a notification names the run and its one parameter
+    expect(page.get_by_text("with 1 parameter")).to_be_visible(timeout=180_000)
+
+    # And: MLflow has the run with exactly that parameter and the notebook as an artifact
+    headers = {"Authorization": f"token {TOKEN}"}
+    proxy = f"{lab_url}/jupyter-mlops/mlflow/api/2.0/mlflow"
+    experiment = page.request.get(
+        f"{proxy}/experiments/get-by-name",
+        params={"project": PROJECT, "experiment_name": "logged ui (101)"},
+        headers=headers,
+    ).json()["experiment"]
+    runs = page.request.post(
+        f"{proxy}/runs/search?project={PROJECT}",
+        data={"experiment_ids": [experiment["experiment_id"]]},
+        headers=headers,
+    ).json()["runs"]
+    assert len(runs) == 1
+    params = {p["key"]: p["value"] for p in runs[0]["data"]["params"]}
+    assert params == {"learning_rate": "0.125"}
+    tags = {t["key"]: t["value"] for t in runs[0]["data"]["tags"]}
+    assert tags["jupyter_mlops.logged_notebook"] == "true"
+    assert tags["mlflow.source.name"].endswith(".ipynb")
