@@ -78,6 +78,9 @@ class ParameterPicker extends Widget implements Dialog.IBodyWidget<string[]> {
     this.node.append(intro);
     const list = document.createElement('ul');
     list.className = 'jp-mlops-log-params-list';
+    // Checkboxes are the markers (the shared stylesheet has no rule for this dialog).
+    list.style.listStyle = 'none';
+    list.style.paddingLeft = '0';
     for (const variable of variables) {
       const item = document.createElement('li');
       const label = document.createElement('label');
