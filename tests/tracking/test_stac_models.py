@@ -104,9 +104,13 @@ def test_logged_model_ids_are_found_in_mlflow_3_sources() -> None:
 def test_models_of_a_project_become_links_with_run_and_asset(
     mlflow_server: MlflowServer, seeds: dict[str, Seed]
 ) -> None:
-    # Given the private project's registered model, version 1 made from a run's artifacts
+    # Given the private project's registered model (version 1 made from a run's artifacts; the
+    # permission tests of this session may have added versions: the newest one is linked)
     seed = seeds["private"]
     uri = mlflow_server.tracking_uri(seed.path)
+    with as_token(token_of("maintainer")):
+        versions = MlflowClient(tracking_uri=uri).search_model_versions(f"name = '{seed.model}'")
+    newest = max(versions, key=lambda version: int(version.version))
 
     # When the catalog pulls links with a reporter's token, and with an outsider's
     found = fetch_model_links(uri, "https://hub.example/mlflow/x/tracking/", token_of("reporter"))
@@ -117,10 +121,10 @@ def test_models_of_a_project_become_links_with_run_and_asset(
     assert found is not None
     links, assets = found
     [link] = links
-    assert link["mlflow:uri"] == f"models:/{seed.model}/1"
-    assert link["mlflow:run_id"] == seed.run_id
+    assert link["mlflow:uri"] == f"models:/{seed.model}/{newest.version}"
+    assert link["mlflow:run_id"] == newest.run_id
     assert link["href"].startswith("https://hub.example/mlflow/x/tracking/#/models/")
-    assert link["title"] == "seed model v1"
+    assert link["title"] == f"seed model v{newest.version}"
     [asset] = assets.values()
     assert asset["href"].startswith("https://hub.example/mlflow/x/tracking/model-versions/")
     assert hidden is None
