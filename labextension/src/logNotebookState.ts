@@ -4,7 +4,7 @@
  * kernel's answers, and the notebook's path as the kernel sees it. No DOM: tested with jest.
  */
 
-import { kernelError, pythonString } from './trackingState';
+import { pythonString, userExpressionData } from './trackingState';
 
 /** MIME type of the kernel's variable list. */
 export const VARIABLES_MIME = 'application/vnd.jupyter-mlops.variables+json';
@@ -93,21 +93,7 @@ export interface IReplyContent {
  * @throws {Error} with the Python error name and message when the expression failed
  */
 export function expressionData<T>(content: IReplyContent, mime: string): T {
-  if (content.status !== 'ok') {
-    throw new Error(kernelError(content.ename, content.evalue));
-  }
-  const result = content.user_expressions?.result as
-    | {
-        status: string;
-        data?: { [mime: string]: unknown };
-        ename?: string;
-        evalue?: string;
-      }
-    | undefined;
-  if (!result || result.status !== 'ok' || !result.data?.[mime]) {
-    throw new Error(kernelError(result?.ename, result?.evalue));
-  }
-  return result.data[mime] as T;
+  return userExpressionData<T>(content, 'result', mime);
 }
 
 /**

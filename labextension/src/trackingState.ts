@@ -47,16 +47,36 @@ export const STOP_CODE = `__import__('${MODULE}').notebook_tracking.stop()`;
  * @returns the state
  * @throws {Error} with the Python error name and message when the code or expression failed
  */
-export function stateFromReply(content: {
+export function stateFromReply(content: IExpressionReply): ITrackingState {
+  return userExpressionData<ITrackingState>(content, 'state', TRACKING_MIME);
+}
+
+/** The content of an execute reply that evaluated user expressions. */
+export interface IExpressionReply {
   status: string;
   ename?: string;
   evalue?: string;
   user_expressions?: { [key: string]: unknown };
-}): ITrackingState {
+}
+
+/**
+ * The `mime` data of user expression `key` in an execute reply.
+ *
+ * @param content - the execute reply content
+ * @param key - the user expression's name
+ * @param mime - the MIME type
+ * @returns the document
+ * @throws {Error} with the Python error name and message when the code or expression failed
+ */
+export function userExpressionData<T>(
+  content: IExpressionReply,
+  key: string,
+  mime: string
+): T {
   if (content.status !== 'ok') {
     throw new Error(kernelError(content.ename, content.evalue));
   }
-  const result = content.user_expressions?.state as
+  const result = content.user_expressions?.[key] as
     | {
         status: string;
         data?: { [mime: string]: unknown };
@@ -64,10 +84,10 @@ export function stateFromReply(content: {
         evalue?: string;
       }
     | undefined;
-  if (!result || result.status !== 'ok' || !result.data?.[TRACKING_MIME]) {
+  if (!result || result.status !== 'ok' || !result.data?.[mime]) {
     throw new Error(kernelError(result?.ename, result?.evalue));
   }
-  return result.data[TRACKING_MIME] as ITrackingState;
+  return result.data[mime] as T;
 }
 
 /**
