@@ -35,8 +35,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import BadRequestError, MLOpsError, PlatformUnavailableError, PublishValidationError
 from .publishing import files as filing
-from .publishing import metadata, mlm
+from .publishing import metadata, mlflow_source, mlm
+from .publishing.mlflow_source import ModelSource
 from .publishing.targets import ProjectSpec, PublishTarget, RemoteProject
+from .tracking import tracking_uri
 
 __all__ = [
     "ProgressEvent",
@@ -93,6 +95,7 @@ class PublishRequest:
     related: Mapping[str, Any] | None = None
     files: Mapping[str, Any] | Sequence[Any] = ()
     mlflow_model: str | None = None
+    mlflow_project: str | None = None
     mlm: Mapping[str, Any] | None = None
     message: str | None = None
     lfs_threshold: int = filing.DEFAULT_LFS_THRESHOLD
@@ -108,7 +111,8 @@ class PublishRequest:
             raise metadata.field_error(unknown[0], "unknown field", reason="bad_request")
         values = {k: v for k, v in body.items() if k in known}
         for key in ("name", "kind", "namespace", "path", "title", "description", "readme",
-                    "visibility", "license", "mlflow_model", "message"):  # fmt: skip
+                    "visibility", "license", "mlflow_model", "mlflow_project",
+                    "message"):  # fmt: skip
             if values.get(key) is not None and not isinstance(values[key], str):
                 raise metadata.field_error(key, "expected a string", reason="bad_request")
         if not values.get("name"):
@@ -229,45 +233,73 @@ def _scrub(url: str) -> str:
 
 
 def _mlflow_artifacts(
-    reference: str | None,
+    request: PublishRequest, destination: Callable[[], str], source: ModelSource | None
 ) -> tuple[dict[str, Path], dict[str, Any], tempfile.TemporaryDirectory[str] | None]:
     """Download a registered model version's artifacts into a scratch folder.
 
-    Returns the files, the front-matter link to the version, and the scratch folder (removed
-    when the plan that holds it goes away).
+    With a source project (``mlflow_project``, or any request the server route plans) the version
+    is read from that project's tracking URI as the user (:func:`mlflow_source.fetch_isolated`);
+    otherwise from MLflow's current tracking URI in this process. ``destination`` gives the path
+    of the project being published: the source project when the server is told none. Returns
+    the files, the front-matter link to the version, and the scratch folder (removed when the
+    plan that holds it goes away).
     """
+    reference = request.mlflow_model
     if not reference:
+        if request.mlflow_project:
+            raise metadata.field_error("mlflow_project", "only with mlflow_model")
         return {}, {}, None
-    name, _, version = reference.removeprefix("models:/").rpartition("/")
-    if not name or not version.isdigit():
-        raise metadata.field_error("mlflow_model", "expected 'models:/<name>/<version>'")
-    try:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-    except ImportError:
-        raise metadata.field_error(
-            "mlflow_model", "MLflow is not installed: pip install 'jupyter-mlops[tracking]'"
-        ) from None
+    name, version = mlflow_source.parse_reference(reference)
+    if request.mlflow_project and source is None:
+        source = _kernel_model_source()
+    tracking: str | None = None
+    if source is not None:
+        project = metadata.check_path(request.mlflow_project or destination(), "mlflow_project")
+        tracking = tracking_uri(source.mlflow_url, project)
     scratch = tempfile.TemporaryDirectory(prefix="mlops-publish-")
     try:
-        mlflow.MlflowClient().get_model_version(name, version)
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=scratch.name
-        )
-    except MlflowException as error:
+        if source is not None and tracking is not None:
+            local = mlflow_source.fetch_isolated(
+                reference, Path(scratch.name), tracking, source.token
+            )
+        else:
+            local = mlflow_source.fetch(reference, Path(scratch.name))
+            import mlflow
+
+            tracking = mlflow.get_tracking_uri()
+    except BaseException:
         scratch.cleanup()
-        raise metadata.field_error(
-            "mlflow_model", f"cannot read {reference}: {error.message}"
-        ) from None
+        raise
     found = filing.expand({MLFLOW_FOLDER: local})
-    tracking = _scrub(mlflow.get_tracking_uri())
     link = {
         "rel": "mlflow:model",
-        "href": f"{tracking.rstrip('/')}/#/models/{quote(name)}/versions/{version}",
+        "href": f"{_scrub(tracking).rstrip('/')}/#/models/{quote(name)}/versions/{version}",
         "title": f"{name} v{version}",
         "mlflow:uri": f"models:/{name}/{version}",
     }
     return found, link, scratch
+
+
+def _kernel_model_source() -> ModelSource:
+    """The platform's MLflow and this kernel's token, for ``mlflow_project`` in a kernel."""
+    from .catalog import Catalog, default_tokens, run_sync
+
+    mlflow_url = Catalog().mlflow_url
+    if not mlflow_url:
+        raise metadata.field_error("mlflow_project", "this platform has no MLflow")
+    return ModelSource(mlflow_url, run_sync(default_tokens().token()))
+
+
+def _destination(request: PublishRequest, namespace: str | None) -> str:
+    """The path of the project a request publishes to (``namespace/path``), checked."""
+    owner = request.namespace or namespace
+    if not owner:
+        raise metadata.field_error("namespace", "required (no default namespace is known)")
+    owner = metadata.check_path(owner, "namespace")
+    leaf = metadata.check_path(request.path or metadata.slug(request.name), "path")
+    if "/" in leaf:
+        raise metadata.field_error("path", "the project path is one segment; use namespace")
+    return f"{owner}/{leaf}"
 
 
 def plan(
@@ -275,6 +307,7 @@ def plan(
     namespace: str | None = None,
     root: Path | None = None,
     default_visibility: str = "private",
+    source: ModelSource | None = None,
 ) -> PublishPlan:
     """Validate a request and build the plan (item, README, files); no target is touched.
 
@@ -291,8 +324,13 @@ def plan(
         route passes the Jupyter root); None accepts any path (kernels).
     default_visibility
         Visibility when the request gives none.
+    source
+        The MLflow to read ``mlflow_model`` from as one user (the server route); the version is
+        then read from the tracking URI of ``mlflow_project``, default the published project.
     """
-    model_files, model_link, scratch = _mlflow_artifacts(request.mlflow_model)
+    model_files, model_link, scratch = _mlflow_artifacts(
+        request, lambda: _destination(request, namespace), source
+    )
     try:
         planned = _plan(request, namespace, root, default_visibility, model_files, model_link)
     except BaseException:
@@ -323,14 +361,8 @@ def _plan(
         )
     if request.license is not None and not metadata._SPDX.match(request.license):
         raise metadata.field_error("license", "expected an SPDX licence identifier (e.g. MIT)")
-    owner = request.namespace or namespace
-    if not owner:
-        raise metadata.field_error("namespace", "required (no default namespace is known)")
-    owner = metadata.check_path(owner, "namespace")
-    leaf = metadata.check_path(request.path or metadata.slug(request.name), "path")
-    if "/" in leaf:
-        raise metadata.field_error("path", "the project path is one segment; use namespace")
-    path = f"{owner}/{leaf}"
+    path = _destination(request, namespace)
+    owner, leaf = path.rsplit("/", 1)
     keywords = metadata.strings(request.keywords, "keywords")
     related = metadata.related_links(request.related)
     located = metadata.spatial(request.bbox, request.geometry)
@@ -455,14 +487,17 @@ def server_target(
 
 
 def prepare(
-    request: PublishRequest, target: PublishTarget | None, root: Path | None = None
+    request: PublishRequest,
+    target: PublishTarget | None,
+    root: Path | None = None,
+    source: ModelSource | None = None,
 ) -> PublishPlan:
     """Plan a request for a target: its default namespace and visibility fill the gaps."""
     namespace = None
     if not request.namespace and target is not None:
         namespace = target.default_namespace()
     visibility = getattr(target, "default_visibility", "private")
-    return plan(request, namespace, root, visibility)
+    return plan(request, namespace, root, visibility, source)
 
 
 def item_url(catalog_url: str | None, plan: PublishPlan) -> str | None:
@@ -572,6 +607,7 @@ def publish(
     related: Mapping[str, Any] | None = None,
     files: Mapping[str, Any] | Sequence[Any] = (),
     mlflow_model: str | None = None,
+    mlflow_project: str | None = None,
     mlm: Mapping[str, Any] | None = None,
     message: str | None = None,
     lfs_threshold: int = filing.DEFAULT_LFS_THRESHOLD,
@@ -615,7 +651,11 @@ def publish(
         Binary model/data formats and files over ``lfs_threshold`` bytes go through Git LFS.
     mlflow_model
         ``"models:/<name>/<version>"``: publish that registered model version's artifacts
-        (ONNX, MLmodel...) under ``model/`` and link it; uses the current MLflow tracking URI.
+        (ONNX, MLmodel...) under ``model/`` and link it; read from the current MLflow tracking
+        URI, or from ``mlflow_project``'s.
+    mlflow_project
+        Path of the project whose MLflow holds ``mlflow_model`` (its tracking URI on this
+        platform), read with this kernel's token.
     mlm
         MLM fields without prefix: ``architecture``, ``tasks``, ``framework``,
         ``framework_version``, ``accelerator``, ``input``, ``output``, ``total_parameters``...
@@ -658,7 +698,8 @@ def publish(
         name=name, kind=kind, namespace=namespace, path=path, title=title,
         description=description, readme=readme, visibility=visibility, license=license,
         bbox=bbox, geometry=geometry, temporal=temporal, keywords=keywords, related=related,
-        files=files, mlflow_model=mlflow_model, mlm=mlm, message=message,
+        files=files, mlflow_model=mlflow_model, mlflow_project=mlflow_project, mlm=mlm,
+        message=message,
         lfs_threshold=lfs_threshold,
     )  # fmt: skip
     return run(request, dry_run=dry_run, progress=progress, target=target, root=root)

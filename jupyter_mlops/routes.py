@@ -38,6 +38,8 @@ from .errors import (
 from .oauth import GitLabOAuth
 from .platform import Endpoints, Platform
 from .publish import ProgressEvent, PublishRequest, execute, prepare, server_target
+from .publishing.metadata import field_error
+from .publishing.mlflow_source import ModelSource
 from .tracking import tracking_uri
 
 NAMESPACE = "jupyter-mlops"
@@ -429,7 +431,8 @@ class PublishHandler(MLOpsHandler):
     (``model``/``dataset``), ``namespace``, ``path``, ``title``, ``description``, ``readme``,
     ``visibility``, ``license``, ``bbox`` or ``geometry`` (GeoJSON or WKT), ``temporal``
     (``[start, end]``), ``keywords``, ``related``, ``files`` (workspace-relative paths),
-    ``mlflow_model``, ``mlm``, ``message`` - plus ``dry_run``. Invalid metadata is a 400
+    ``mlflow_model`` (read as the user from the tracking URI of ``mlflow_project``, default
+    the published project), ``mlm``, ``message`` - plus ``dry_run``. Invalid metadata is a 400
     ``{message, reason, field, errors}`` before anything is uploaded. A dry run answers the
     plan ``{path, collection, item, files: [{path, size, lfs}], total_size, ...}``; otherwise
     the result ``{path, collection, item_url, committed, unchanged, events, ...}``. With
@@ -445,11 +448,15 @@ class PublishHandler(MLOpsHandler):
             request = PublishRequest.from_json(body)
             endpoints = await self.platform.endpoints()
             data_dir = self.platform.config.embedded_data_dir if self.platform.embedded else None
-            target = server_target(
-                endpoints, await self.tokens.token(), Path(data_dir) if data_dir else None
-            )
+            token = await self.tokens.token()
+            target = server_target(endpoints, token, Path(data_dir) if data_dir else None)
             root = Path(self.contents_manager.root_dir)
-            planned = await asyncio.to_thread(prepare, request, target, root)
+            source = None
+            if request.mlflow_model:
+                if not endpoints.mlflow_url:
+                    raise field_error("mlflow_model", "this platform has no MLflow")
+                source = ModelSource(endpoints.mlflow_url, token)
+            planned = await asyncio.to_thread(prepare, request, target, root, source)
         except json.JSONDecodeError:
             self.fail(BadRequestError("The body is not JSON."))
             return

@@ -371,4 +371,30 @@ def validate_item(item: dict[str, Any]) -> list[dict[str, str]]:
         errors.append(
             {"field": _field(deepest.absolute_path), "message": deepest.message, "schema": uri}
         )
+    if any("/mlm/" in uri for uri in item.get("stac_extensions", [])):
+        reported = {error["field"] for error in errors}
+        errors += [e for e in stac_model_errors(item) if e["field"] not in reported]
     return errors
+
+
+def stac_model_errors(item: dict[str, Any]) -> list[dict[str, str]]:
+    """The item's ``mlm:`` properties checked with stac-model's own model of them.
+
+    A second opinion next to the JSON schema: stac-model (the MLM extension's Python library)
+    describes the fields as typed pydantic models, so its errors name the exact nested field.
+    """
+    from pydantic import ValidationError
+    from stac_model.schema import MLModelProperties
+
+    try:
+        MLModelProperties.model_validate(item.get("properties", {}))
+    except ValidationError as error:
+        return [
+            {
+                "field": _field(["properties", *found["loc"]]),
+                "message": found["msg"],
+                "schema": "stac-model",
+            }
+            for found in error.errors()
+        ]
+    return []

@@ -232,6 +232,8 @@ export interface IPublishRequest {
   files?: string[];
   /** `models:/<name>/<version>`. */
   mlflow_model?: string;
+  /** Project whose MLflow holds `mlflow_model` (default: the published project). */
+  mlflow_project?: string;
   /** MLM fields without prefix (architecture, tasks, framework, accelerator...). */
   mlm?: Record<string, unknown>;
   /** Validate and answer the plan only. */

@@ -1,4 +1,10 @@
-import { formField, IPublishForm, publishRequest } from '../src/publish/form';
+import {
+  formField,
+  IPublishForm,
+  modelReference,
+  publishRequest,
+  versionLabel
+} from '../src/publish/form';
 
 const EMPTY: IPublishForm = {
   kind: 'model',
@@ -13,6 +19,7 @@ const EMPTY: IPublishForm = {
   related: '',
   files: [],
   mlflowModel: '',
+  mlflowProject: '',
   bbox: null,
   architecture: '',
   tasks: [],
@@ -67,6 +74,45 @@ describe('publishRequest', () => {
       architecture: 'x'
     });
     expect(body).toEqual({ name: 'Chips', kind: 'dataset' });
+  });
+});
+
+describe('MLflow model version picker', () => {
+  it('sends the chosen version and the project that holds it', () => {
+    const body = publishRequest({
+      ...EMPTY,
+      name: 'Water',
+      mlflowModel: modelReference('water-clf (7)', '3'),
+      mlflowProject: 'team/water'
+    });
+    expect(body.mlflow_model).toBe('models:/water-clf (7)/3');
+    expect(body.mlflow_project).toBe('team/water');
+  });
+
+  it('has no reference until a model and a version are chosen', () => {
+    expect(modelReference('water-clf (7)', '')).toBe('');
+    expect(modelReference('', '2')).toBe('');
+  });
+
+  it('labels versions with aliases, status and date', () => {
+    expect(
+      versionLabel({
+        name: 'm',
+        version: '4',
+        aliases: ['champion'],
+        status: 'PENDING_REGISTRATION',
+        creation_timestamp: Date.UTC(2026, 10, 27, 12)
+      })
+    ).toBe('v4 · @champion · pending registration · 2026-11-27');
+    expect(versionLabel({ name: 'm', version: '1', status: 'READY' })).toBe(
+      'v1'
+    );
+  });
+
+  it('shows errors about the source project on the picker', () => {
+    expect(formField({ field: 'mlflow_project', message: '' })).toBe(
+      'mlflowModel'
+    );
   });
 });
 

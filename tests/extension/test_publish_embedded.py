@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -210,3 +212,96 @@ async def test_publish_route_dry_run_publish_with_progress_and_errors(
     async with httpx.AsyncClient() as client:
         response = await client.post(url, json={"name": "x", "dry_run": True})
     assert response.status_code == 403
+
+
+SOURCE = "demo/flood-mapping-threshold"
+
+
+def register_water_model(project: str) -> tuple[str, str]:
+    """Log an ONNX model in ``project``'s MLflow and register it, as a kernel would.
+
+    Returns the registered model name and the version.
+    """
+    import mlflow
+    import onnx
+
+    from jupyter_mlops.tracking import configure, register
+
+    tracking = configure(project, "water")
+    with mlflow.start_run() as run:
+        mlflow.onnx.log_model(onnx.load_from_string(logistic_regression_onnx()), name="model")
+    registered = register(run.info.run_id, "water-clf", tracking_uri=tracking.tracking_uri)
+    return registered.name, registered.version
+
+
+@pytest.fixture
+def kernel_like_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """MLflow settings that ``configure`` changes in this process, put back afterwards."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.chdir(tmp_path)  # MLflow 3 may write ./mlruns
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_AUTH")}
+    previous = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(previous)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.mark.usefixtures("kernel_like_mlflow")
+async def test_publish_route_reads_the_model_version_from_the_project_mlflow(
+    jp_fetch: Fetch,
+) -> None:
+    info = await wait_ready(jp_fetch)
+    assert info["mlflow_url"]
+    # Given a model version registered in the MLflow of a demo model project
+    name, version = await asyncio.to_thread(register_water_model, SOURCE)
+    reference = f"models:/{name}/{version}"
+    body = {"name": "Water from MLflow", "mlflow_model": reference, "mlm": MLM}
+
+    # When the Publish panel plans it, naming the project whose MLflow holds it
+    response = await post_publish(jp_fetch, {**body, "mlflow_project": SOURCE, "dry_run": True})
+
+    # Then the version's artifacts are the files and the version is linked at its project
+    plan = json.loads(response.body)
+    assert {"model/MLmodel", "model/model.onnx"} <= {f["path"] for f in plan["files"]}
+    assert plan["item"]["properties"]["mlm:input"][0]["input"]["shape"] == [-1, 4]
+    [link] = [x for x in plan["item"]["links"] if x["rel"] == "mlflow:model"]
+    assert link["mlflow:uri"] == reference
+    tracking = f"{info['mlflow_url'].rstrip('/')}/{SOURCE}/tracking/"
+    assert link["href"] == f"{tracking}#/models/{quote(name)}/versions/{version}"
+
+    # When it publishes for real
+    response = await post_publish(jp_fetch, {**body, "mlflow_project": SOURCE})
+
+    # Then the ONNX file in the new project is the registered one, and it runs
+    result = json.loads(response.body)
+    onnx_file = embedded_store() / result["path"] / "model" / "model.onnx"
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    features, _ = training_data()
+    labels = session.run(["label"], {"X": features[:20]})[0]
+    np.testing.assert_array_equal(labels, logistic_regression().predict(features[:20]))
+
+    # When no source project is named, the published project's own MLflow is read
+    own = await post_publish(
+        jp_fetch,
+        {**body, "namespace": "demo", "path": SOURCE.split("/")[1], "dry_run": True},
+    )
+    assert "model/model.onnx" in {f["path"] for f in json.loads(own.body)["files"]}
+
+    # When the version does not exist, a 400 names the field and nothing is written
+    with pytest.raises(HTTPClientError) as missing:
+        await post_publish(
+            jp_fetch,
+            {**body, "name": "Ghost", "mlflow_model": f"models:/{name}/99",
+             "mlflow_project": SOURCE},
+        )  # fmt: skip
+    assert missing.value.code == 400
+    assert json.loads(missing.value.response.body)["field"] == "mlflow_model"
+    assert not any(embedded_store().glob("*/ghost"))

@@ -10,7 +10,7 @@ from shapely.geometry import Polygon
 
 from jupyter_mlops.errors import PublishValidationError
 from jupyter_mlops.publish import PublishPlan, PublishRequest, plan
-from jupyter_mlops.publishing.metadata import MLM_SCHEMA, validate_item
+from jupyter_mlops.publishing.metadata import MLM_SCHEMA, stac_model_errors, validate_item
 
 from .onnx_models import logistic_regression_onnx
 
@@ -127,6 +127,37 @@ def test_item_validation_is_offline_and_reports_paths() -> None:
     # and an unknown extension is reported, never downloaded
     unknown = validate_item({**item, "stac_extensions": ["https://example.org/x/v1/schema.json"]})
     assert unknown[-1]["field"] == "extensions"
+
+
+def test_stac_model_checks_the_mlm_fields_too() -> None:
+    # Given an MLM item whose input misses its "input" structure (shape, dims, data type)
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [MLM_SCHEMA],
+        "id": "a/b",
+        "geometry": None,
+        "properties": {
+            "datetime": "2024-01-01T00:00:00Z",
+            "mlm:name": "b-model",
+            "mlm:architecture": "MLP",
+            "mlm:tasks": ["classification"],
+            "mlm:input": [{"name": "x"}],
+            "mlm:output": [],
+        },
+        "links": [],
+        "assets": {"w.onnx": {"href": "w.onnx", "roles": ["mlm:model"],
+                              "mlm:artifact_type": "onnx"}},
+    }  # fmt: skip
+    # Then stac-model names the nested field that is missing
+    assert {
+        "field": "mlm.input[0]['input']",
+        "message": "Field required",
+        "schema": "stac-model",
+    } in stac_model_errors(item)
+    # And it accepts what publish() builds from an ONNX file
+    valid = {**item, "properties": {**item["properties"], "mlm:input": []}}
+    assert stac_model_errors(valid) == []
 
 
 def test_links_out_of_the_workspace_are_refused(tmp_path: Path) -> None:

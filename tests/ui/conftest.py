@@ -29,7 +29,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 TOKEN = "ui-test-token"  # a throwaway token of a loopback test server
-ARTIFACTS = Path(os.environ.get("MLOPS_UI_ARTIFACTS", "test-results/ui"))
+ARTIFACTS = Path(os.environ.get("MLOPS_UI_ARTIFACTS", "test-results/ui")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.extension.onnx_models import logistic_regression_onnx
@@ -95,3 +98,87 @@ def test_fill_the_form_publish_and_open_the_item(page: Page, lab_url: str, artif
     expect(view.locator(".jp-mlops-item-title")).to_have_text("UI flood classifier", timeout=60_000)
     expect(view).to_contain_text("logistic regression")
     page.screenshot(path=str(artifacts / "publish-item.png"))
+
+
+def lab_json(lab_url: str, route: str) -> Any:
+    request = urllib.request.Request(
+        f"{lab_url}/jupyter-mlops/{route}", headers={"Authorization": f"token {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def register_onnx_version(lab_url: str, project: str, name: str) -> str:
+    """Log an ONNX model in ``project``'s MLflow on the lab's platform and register it.
+
+    Returns the registered model's full name (with the project suffix).
+    """
+    import mlflow
+    import onnx
+
+    from jupyter_mlops.tracking import register, tracking_uri
+
+    deadline = time.monotonic() + 240
+    while (info := lab_json(lab_url, "info"))["status"] == "starting":
+        assert time.monotonic() < deadline, "the embedded platform did not start"
+        time.sleep(0.5)
+    uri = tracking_uri(info["mlflow_url"], project)
+    project_id = lab_json(lab_url, f"catalog/check/{project}")["id"]
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(f"ui publish ({project_id})")
+        with mlflow.start_run() as run:
+            mlflow.onnx.log_model(onnx.load_from_string(logistic_regression_onnx()), name="model")
+        return register(run.info.run_id, name, tracking_uri=uri).name
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_publish_a_registered_model_version_picked_in_the_panel(
+    page: Page, lab_url: str, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a model version registered in the MLflow of a demo model project
+    monkeypatch.chdir(tmp_path)  # MLflow 3 may write ./mlruns
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    project = "demo/flood-mapping-threshold"
+    registered = register_onnx_version(lab_url, project, "ui picked water")
+    page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.locator('.jp-SideBar [data-id="jupyter-mlops-publish"]').click()
+    panel = page.locator(PANEL)
+    expect(panel).to_be_visible()
+
+    # When: the user names the model and picks project, registered model and version
+    panel.locator('[data-field="name"] input').fill("UI water from MLflow")
+    panel.locator('[data-field="architecture"] input').fill("logistic regression")
+    panel.locator('.jp-mlops-tasks input[value="classification"]').check()
+    picker = panel.locator(".jp-mlops-mlflow-picker")
+    expect(picker.locator("datalist option[value='demo/flood-mapping-threshold']")).to_have_count(
+        1, timeout=60_000
+    )
+    picker.get_by_label("Project whose MLflow has the model").fill(project)
+    picker.get_by_label("Project whose MLflow has the model").press("Enter")
+    models = picker.get_by_label("Registered model")
+    expect(models).to_be_enabled(timeout=60_000)
+    models.select_option(label="ui picked water")
+
+    # Then: the newest version is chosen and the dry run plans its artifacts
+    expect(picker.get_by_label("Model version")).to_be_enabled(timeout=60_000)
+    expect(picker.get_by_label("Model version")).to_have_value("1")
+    expect(panel.locator(".jp-mlops-plan-title")).to_contain_text("Valid:", timeout=120_000)
+    expect(panel.locator(".jp-mlops-plan-files")).to_contain_text("model/model.onnx")
+    expect(panel.locator(".jp-mlops-plan-files")).to_contain_text("model/MLmodel")
+    page.screenshot(path=str(artifacts / "publish-mlflow-picker.png"))
+
+    # When: the user publishes
+    panel.locator(".jp-mlops-publish-button").click()
+
+    # Then: the project is created from the version, linked to it in the catalog item
+    expect(panel.locator(".jp-mlops-publish-status")).to_contain_text("Created", timeout=120_000)
+    panel.locator(".jp-mlops-open-published").click()
+    view = page.locator(VIEW)
+    expect(view.locator(".jp-mlops-item-title")).to_have_text(
+        "UI water from MLflow", timeout=60_000
+    )
+    expect(view).to_contain_text(f"{registered} v1")

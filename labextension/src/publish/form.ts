@@ -1,3 +1,4 @@
+import { IModelVersion } from '../experiments/types';
 import { IPublishFieldError, IPublishRequest } from '../tokens';
 
 /** What the user has entered in the publish form; pure data, turned into a request. */
@@ -14,7 +15,10 @@ export interface IPublishForm {
   /** Related project paths, one per line, optionally `collection: path`. */
   related: string;
   files: string[];
+  /** `models:/<name>/<version>` or ''. */
   mlflowModel: string;
+  /** Project whose MLflow holds `mlflowModel`, or ''. */
+  mlflowProject: string;
   bbox: number[] | null;
   architecture: string;
   tasks: string[];
@@ -68,7 +72,8 @@ export function publishRequest(form: IPublishForm): IPublishRequest {
     ['description', form.description],
     ['visibility', form.visibility],
     ['license', form.license],
-    ['mlflow_model', form.mlflowModel]
+    ['mlflow_model', form.mlflowModel],
+    ['mlflow_project', form.mlflowProject]
   ];
   for (const [key, value] of text) {
     if (value.trim()) {
@@ -149,6 +154,7 @@ export function formField(error: IPublishFieldError): string {
     temporal: 'start',
     files: 'files',
     mlflow_model: 'mlflowModel',
+    mlflow_project: 'mlflowModel',
     related: 'related',
     keywords: 'keywords',
     name: 'name',
@@ -159,4 +165,35 @@ export function formField(error: IPublishFieldError): string {
     description: 'description'
   };
   return mapping[head] ?? 'general';
+}
+
+/**
+ * Label of a version in the list: number, aliases, status when not ready, date.
+ *
+ * @param version - the model version
+ * @returns e.g. `v3 · @champion · 2026-11-27`
+ */
+export function versionLabel(version: IModelVersion): string {
+  const parts = [`v${version.version}`];
+  for (const alias of version.aliases ?? []) {
+    parts.push(`@${alias}`);
+  }
+  if (version.status && version.status !== 'READY') {
+    parts.push(version.status.toLowerCase().replace(/_/g, ' '));
+  }
+  if (version.creation_timestamp) {
+    parts.push(new Date(version.creation_timestamp).toISOString().slice(0, 10));
+  }
+  return parts.join(' · ');
+}
+
+/**
+ * `models:/<name>/<version>` for a chosen registered model and version.
+ *
+ * @param name - registered model name (with its project suffix)
+ * @param version - version number
+ * @returns the model URI, or '' when either is missing
+ */
+export function modelReference(name: string, version: string): string {
+  return name && version ? `models:/${name}/${version}` : '';
 }

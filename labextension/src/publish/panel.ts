@@ -12,6 +12,7 @@ import {
   MLM_TASKS,
   publishRequest
 } from './form';
+import { MLflowVersionPicker, PICKER_HTML } from './mlflowPicker';
 
 /** Delay between the last keystroke and the live validation (ms). */
 const VALIDATE_DELAY = 600;
@@ -72,7 +73,7 @@ export class PublishPanel extends Widget {
           </div>
           <span class="jp-mlops-field-error" role="alert"></span>
         </div>
-        ${field('mlflowModel', 'MLflow model version', '<input class="jp-mod-styled" placeholder="models:/name/version" />')}
+        ${PICKER_HTML}
         ${field('related', 'Related projects', '<textarea class="jp-mod-styled" rows="2" placeholder="dataset: group/dataset"></textarea>')}
         <fieldset class="jp-mlops-mlm"><legend>Model (STAC MLM)</legend>
           ${field('architecture', 'Architecture', '<input class="jp-mod-styled" placeholder="U-Net, ResNet-50, MLP" />')}
@@ -112,6 +113,11 @@ export class PublishPanel extends Widget {
       this.query('.jp-mlops-mlm').hidden = this.kind() !== 'model';
       this.scheduleValidation();
     });
+    this.mlflowPicker = new MLflowVersionPicker(
+      this.query('.jp-mlops-mlflow-picker'),
+      options.serverSettings,
+      () => this.scheduleValidation(0)
+    );
     this.map = new CatalogMap(this.query('.jp-mlops-publish-map'), {
       select: () => undefined,
       bbox: bbox => {
@@ -141,7 +147,8 @@ export class PublishPanel extends Widget {
       end: value('end'),
       related: value('related'),
       files: [...this.files],
-      mlflowModel: value('mlflowModel'),
+      mlflowModel: this.mlflowPicker.value.model,
+      mlflowProject: this.mlflowPicker.value.project,
       bbox: this.bbox,
       architecture: value('architecture'),
       tasks: Array.from(
@@ -283,6 +290,7 @@ export class PublishPanel extends Widget {
     if (this.cwd === null) {
       void this.browse('');
     }
+    void this.mlflowPicker.loadProjects();
   }
 
   protected onResize(): void {
@@ -417,6 +425,8 @@ export class PublishPanel extends Widget {
     return this.node.querySelector(selector) as T;
   }
 
+  /** The MLflow model version picker. */
+  readonly mlflowPicker: MLflowVersionPicker;
   private readonly map: CatalogMap;
   private readonly files = new Set<string>();
   private bbox: number[] | null = null;
