@@ -11,13 +11,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    quote,
+    unquote,
+    unquote_to_bytes,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 import httpx
+import orjson
 
 from .auth import TokenManager
 from .errors import (
@@ -67,6 +77,14 @@ _STATUS_ERRORS: dict[int, type[MLOpsError]] = {
 
 def scrub_href(href: str) -> str:
     """Remove credential query parameters from a URL."""
+    raw_query = href.partition("?")[2].partition("#")[0]
+    if not raw_query:
+        return href
+    # Every decoded query key is a substring of the decoded query: when no secret name is in
+    # it, nothing is removed, so skip the parse (most hrefs have a harmless query, e.g. ?ref=).
+    decoded = unquote(raw_query).lower()
+    if not any(name in decoded for name in SECRET_PARAMETERS):
+        return href
     parts = urlsplit(href)
     if not parts.query:
         return href
@@ -89,6 +107,58 @@ def scrub_document(document: Any) -> Any:
     if isinstance(document, list):
         return [scrub_document(value) for value in document]
     return document
+
+
+def _scrub_object(node: dict[str, Any]) -> dict[str, Any]:
+    href = node.get("href")
+    if isinstance(href, str) and "?" in href:
+        node["href"] = scrub_href(href)
+    return node
+
+
+_SECRET_NAMES = tuple(name.encode() for name in SECRET_PARAMETERS)
+#: The only characters whose lowercase holds ASCII letters (U+0130 and the Kelvin sign), UTF-8.
+_FOLDING_TO_ASCII = ("\u0130".encode(), "\u212a".encode())
+
+
+def _may_name_a_secret(content: bytes) -> bool:
+    """Whether a JSON body could hold a credential parameter in some ``href``.
+
+    A secret name reaches a decoded href only as itself in any case, or through a percent
+    escape, a JSON ``\\u`` escape or a character that lowercases to ASCII: a body with none of
+    those cannot carry one. Errs on the side of yes.
+    """
+    if b"\\u" in content:
+        return True
+    text = unquote_to_bytes(content) if b"%" in content else content
+    if any(folding in text for folding in _FOLDING_TO_ASCII):
+        return True
+    lowered = text.lower()
+    return any(name in lowered for name in _SECRET_NAMES)
+
+
+def loads_scrubbed(content: bytes) -> Any:
+    """Parse a JSON body with every credential parameter removed from every ``href``.
+
+    The same result as ``scrub_document(json.loads(content))`` at a fraction of the cost (the
+    proxy does this for every catalog response): a body that cannot name a secret is parsed
+    with orjson and left as it is; any other is parsed with each JSON object, at any depth,
+    scrubbed as the parser builds it.
+    """
+    if _may_name_a_secret(content):
+        return json.loads(content, object_hook=_scrub_object)
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:  # what orjson refuses and json takes (NaN, a BOM)
+        return json.loads(content)
+
+
+def dumps(document: Any) -> bytes:
+    """Serialise a JSON answer (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(document)
+    except TypeError:
+        return json.dumps(document).encode()
 
 
 #: Media types of the project files :meth:`CatalogAPI.open_image` serves, by file suffix.
@@ -325,13 +395,12 @@ class CatalogAPI:
             error_type = _STATUS_ERRORS.get(response.status_code, UpstreamError)
             raise error_type(f"The catalog refused the request: {_error_message(response)}")
         try:
-            document = response.json()
+            document = loads_scrubbed(response.content)
         except ValueError as error:
             raise UpstreamError("The catalog answered with something that is not JSON.") from error
         if not isinstance(document, dict):
             raise UpstreamError("The catalog answered with JSON that is not an object.")
-        scrubbed: dict[str, Any] = scrub_document(document)
-        return scrubbed
+        return document
 
 
 #: Content types a catalog may send for a file whose type it does not know.

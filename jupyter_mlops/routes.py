@@ -23,7 +23,7 @@ from jupyter_server.utils import url_path_join
 
 from . import __version__
 from .auth import TokenManager, check_token_shape, gitlab_username
-from .catalog import CatalogAPI, relink_pages
+from .catalog import CatalogAPI, dumps, relink_pages
 from .downloads import DownloadManager, allowed
 from .errors import (
     AuthenticationError,
@@ -95,7 +95,7 @@ class MLOpsHandler(APIHandler):
         except MLOpsError as error:
             self.fail(error)
             return
-        self.finish(json.dumps(result))
+        self.finish(dumps(result))
 
     def fail(self, error: MLOpsError) -> None:
         self.set_status(error.status)
@@ -302,7 +302,7 @@ class CatalogSearchHandler(MLOpsHandler):
             self.fail(error)
             return
         relink_pages(result, catalog.search_url, self.route("catalog", "search"))
-        self.finish(json.dumps(result))
+        self.finish(dumps(result))
 
 
 class CatalogCollectionsHandler(MLOpsHandler):

@@ -8,7 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jupyter_mlops.catalog import Catalog, relink_pages, scrub_document, scrub_href
+from jupyter_mlops.catalog import (
+    Catalog,
+    dumps,
+    loads_scrubbed,
+    relink_pages,
+    scrub_document,
+    scrub_href,
+)
 from jupyter_mlops.errors import NotFoundError
 
 
@@ -44,6 +51,85 @@ def test_scrub_document_walks_links_and_assets() -> None:
     assert feature["links"][0]["href"] == "https://sh/x"
     assert feature["assets"]["a"]["href"] == "https://sh/y?ref=main"
     assert feature["properties"]["description"] == "keep ?gitlab_token=text in prose"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "gitlab_token=SECRET",
+        "GITLAB_TOKEN=SECRET",  # keys are matched in any case
+        "gitlab%5Ftoken=SECRET",  # percent-escaped key
+        "%70rivate_token=SECRET",
+        "gitlab_to\u212aen=SECRET",  # Kelvin sign: lowercases to an ASCII k
+    ],
+)
+def test_scrub_href_removes_escaped_forms_of_credential_keys(query: str) -> None:
+    # Given: a key that only decodes (and lowercases) to a credential parameter
+    href = f"https://sh/api/download/g/p/repository/a.csv?ref=main&{query}"
+
+    # When
+    clean = scrub_href(href)
+
+    # Then
+    assert "SECRET" not in clean
+    assert clean == "https://sh/api/download/g/p/repository/a.csv?ref=main"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://sh/x?gitlab_token=SECRET&ref=main",
+        "https://sh/x?ref=main&Access_Token=SECRET",
+        "https://sh/x?gitlab%5ftoken=SECRET&ref=main",
+        "https://sh/x?token_secret=SECRET&ref=main",
+        "https://sh/x?gitlab_to\u212aen=SECRET&ref=main",
+    ],
+)
+def test_loads_scrubbed_scrubs_every_href_at_any_depth(href: str) -> None:
+    # Given: a catalog body with a credential in hrefs deep in lists and objects, once written
+    # plainly and once with JSON \\u escapes for every character of the href
+    plain = json.dumps(
+        {"features": [[1, {"assets": {"a": {"href": href}}}]], "links": [{"href": href}]},
+        ensure_ascii=False,
+    ).encode()
+    escaped = plain.replace(
+        json.dumps(href, ensure_ascii=False).encode(),
+        ('"' + "".join(f"\\u{ord(ch):04x}" for ch in href) + '"').encode(),
+    )
+    assert b"SECRET" in plain
+    assert b"\\u" in escaped
+
+    for body in (plain, escaped):
+        # When
+        document = loads_scrubbed(body)
+
+        # Then: no credential left, the rest kept, the same as the reference scrubber
+        assert b"SECRET" not in dumps(document)
+        assert document["links"][0]["href"] == "https://sh/x?ref=main"
+        assert document["features"][0][1]["assets"]["a"]["href"] == "https://sh/x?ref=main"
+        assert document == scrub_document(json.loads(body))
+
+
+def test_loads_scrubbed_keeps_a_clean_body_as_it_is() -> None:
+    # Given: an ordinary search page (a harmless query, escapes, non-ASCII prose)
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "id": "demo/caf\u00e9",
+                "properties": {"title": "Inondations \u00e0 Trinidad", "n": 1.5},
+                "assets": {"a": {"href": "https://sh/api/download/demo%2Fx/a.csv?ref=main"}},
+            }
+        ],
+        "numberMatched": 1,
+    }
+
+    # When
+    parsed = loads_scrubbed(json.dumps(document, ensure_ascii=False).encode())
+
+    # Then
+    assert parsed == document
+    assert json.loads(dumps(parsed)) == document
 
 
 def test_relink_pages_only_rewrites_links_to_the_upstream_search() -> None:
