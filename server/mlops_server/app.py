@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -46,7 +47,7 @@ from mlops_server.errors import (
     error_body,
 )
 from mlops_server.filters import queryables
-from mlops_server.index import Index, IndexedItem, IndexQuery
+from mlops_server.index import Index, IndexedItem, IndexPage, IndexQuery
 from mlops_server.oauth import GitLabLogin, install_auth_routes
 from mlops_server.search import SearchParams, encode_cursor, parse_search
 from mlops_server.sessions import EncryptedSessionMiddleware
@@ -149,7 +150,7 @@ class Catalog:
                 return category
         raise LookupError(indexed.path)  # the index query guarantees a match
 
-    def search(self, caller: Caller, params: SearchParams) -> tuple[list[IndexedItem], int]:
+    def search(self, caller: Caller, params: SearchParams) -> IndexPage:
         visible = visibility_filter(caller)
         page = self.index.search(
             IndexQuery(
@@ -169,7 +170,7 @@ class Catalog:
                 predicate=params.predicate,
             )
         )
-        return page.items, page.matched
+        return page
 
 
 # Paging cursors, and a token that must never be echoed into a link.
@@ -192,7 +193,8 @@ def feature_collection(
 ) -> dict[str, Any]:
     """One page of results. ``body`` is a POST search's JSON body: its paging links are then
     POST links carrying the same body with the page cursor (STAC API item search)."""
-    items, matched = core.search(caller, params)
+    page = core.search(caller, params)
+    items, matched = page.items, page.matched
     base = base_url_of(request)
     features = [
         shape_item(
@@ -201,6 +203,7 @@ def feature_collection(
                 core.collection_of(indexed, params.collections),
                 base,
                 core.level(caller, indexed),
+                fresh=True,  # loaded for this request only
             ),
             params.mode,
         )
@@ -244,22 +247,35 @@ def feature_collection(
 
     if params.offset > 0:
         links.append(page_link("prev", "before", params.offset))
-    if params.offset + len(features) < matched:
+    if page.more:
         links.append(page_link("next", "after", params.offset + len(features)))
-    return {
+    # numberMatched (and context.matched) only when exact: the index stops counting past
+    # COUNT_LIMIT matches; the next link says whether there is more.
+    counted = {} if matched is None else {"matched": matched}
+    document: dict[str, Any] = {
         "type": "FeatureCollection",
         "stac_version": STAC_VERSION,
         "stac_extensions": [],
-        "context": {"limit": params.limit, "matched": matched, "returned": len(features)},
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "features": features,
-        "links": links,
+        "context": {"limit": params.limit, **counted, "returned": len(features)},
     }
+    if matched is not None:
+        document["numberMatched"] = matched
+    document.update(numberReturned=len(features), features=features, links=links)
+    return document
+
+
+class GeoJSONResponse(JSONResponse):
+    """GeoJSON encoded by orjson: the same compact JSON as Starlette's, several times faster
+    on a page of items."""
+
+    media_type = GEOJSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _geojson(document: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(document, media_type=GEOJSON)
+    return GeoJSONResponse(document)
 
 
 def create_app(

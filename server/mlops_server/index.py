@@ -2,6 +2,18 @@
 
 SQLAlchemy keeps one code path for SQLite (embedded) and PostgreSQL (platform). Searches
 prefilter on the bbox columns in SQL and test exact geometries with shapely.
+
+Each database gets the access paths its planner can use, kept in step with ``items`` by the
+database itself (triggers, index maintenance), so that every write path stays one insert:
+
+- SQLite: an R*Tree over the item bboxes (``items_rtree``) and an FTS5 trigram table over the
+  searchable text (``items_text``, substring ``LIKE`` through an index);
+- PostgreSQL: a GiST index on the bbox as a ``box`` and a ``pg_trgm`` GIN index on the text.
+
+They only narrow the candidates: the exact conditions on the ``items`` columns always run too,
+so results do not depend on them. ``numberMatched`` is counted exactly up to ``COUNT_LIMIT``
+matches and left out above (as GitLab leaves out ``X-Total`` above 10,000 results): counting is
+O(matches), paging is not.
 """
 
 from __future__ import annotations
@@ -13,22 +25,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     and_,
     create_engine,
     delete,
     event,
     exists,
+    false,
     func,
     insert,
     inspect,
@@ -40,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
@@ -56,8 +74,31 @@ class Base(DeclarativeBase):
     pass
 
 
+# Separates the category ids in ``items.categories`` (and ends it on both sides).
+CATEGORY_SEPARATOR = "\n"
+
+
 class ItemRow(Base):
     __tablename__ = "items"
+    __table_args__ = (
+        # Covering the conditions of searches, so that the candidates of a spatial or text
+        # index (by project id) or of a property filter (by path) are tested without reading
+        # the wide rows.
+        SqlIndex(
+            "ix_items_filter",
+            "project_id",
+            "visibility",
+            "categories",
+            "start",
+            "end",
+            "minx",
+            "maxx",
+            "miny",
+            "maxy",
+            "path",
+        ),
+        SqlIndex("ix_items_path_filter", "path", "visibility", "categories", "project_id"),
+    )
 
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     project_id: Mapped[int] = mapped_column(Integer, unique=True, index=True)
@@ -79,6 +120,9 @@ class ItemRow(Base):
     stars: Mapped[int] = mapped_column(Integer, default=0)
     # The geometry equals its bounding box (a box, a point...): bbox overlap is exact.
     rectangular: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The item's category ids, each between separators: a search tests its collections on
+    # the row (or a covering index) instead of probing ``item_categories`` per candidate.
+    categories: Mapped[str] = mapped_column(String(1024), default=CATEGORY_SEPARATOR)
 
 
 class ItemDocumentRow(Base):
@@ -96,7 +140,8 @@ class ItemPropertyRow(Base):
     """Short string properties of items, so that CQL2 equality filters run in SQL."""
 
     __tablename__ = "item_properties"
-    __table_args__ = (SqlIndex("ix_item_properties_name_value", "name", "value"),)
+    # Covering: an equality filter reads the matching paths off the index alone.
+    __table_args__ = (SqlIndex("ix_item_properties_name_value_path", "name", "value", "path"),)
 
     path: Mapped[str] = mapped_column(
         ForeignKey("items.path", ondelete="CASCADE"), primary_key=True
@@ -123,6 +168,61 @@ class ItemTopicRow(Base):
     topic: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
 
 
+class IndexStateRow(Base):
+    """Facts about the index itself (``layout``: the version of its accelerators)."""
+
+    __tablename__ = "index_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+# Bumped when the tables or accelerators change: an index of another layout is recreated.
+LAYOUT = "3"
+
+# SQLite accelerators (virtual tables, filled by triggers on ``items``; id = project id).
+_ACCELERATORS = MetaData()
+RTREE = Table(
+    "items_rtree",
+    _ACCELERATORS,
+    Column("id", Integer),
+    Column("minx", Float),
+    Column("maxx", Float),
+    Column("miny", Float),
+    Column("maxy", Float),
+)
+TEXT = Table("items_text", _ACCELERATORS, Column("rowid", Integer), Column("text", Text))
+
+_SQLITE_ACCELERATORS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS items_rtree USING rtree(id, minx, maxx, miny, maxy)",
+    "CREATE TRIGGER IF NOT EXISTS items_rtree_insert AFTER INSERT ON items"
+    " WHEN new.minx IS NOT NULL BEGIN INSERT INTO items_rtree"
+    " VALUES (new.project_id, new.minx, new.maxx, new.miny, new.maxy); END",
+    "CREATE TRIGGER IF NOT EXISTS items_rtree_delete AFTER DELETE ON items"
+    " BEGIN DELETE FROM items_rtree WHERE id = old.project_id; END",
+    "CREATE TRIGGER IF NOT EXISTS items_rtree_update AFTER UPDATE ON items BEGIN"
+    " DELETE FROM items_rtree WHERE id = old.project_id;"
+    " INSERT INTO items_rtree SELECT new.project_id, new.minx, new.maxx, new.miny, new.maxy"
+    " WHERE new.minx IS NOT NULL; END",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS items_text USING fts5(text, tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS items_text_insert AFTER INSERT ON items"
+    " BEGIN INSERT INTO items_text(rowid, text) VALUES (new.project_id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS items_text_delete AFTER DELETE ON items"
+    " BEGIN DELETE FROM items_text WHERE rowid = old.project_id; END",
+    "CREATE TRIGGER IF NOT EXISTS items_text_update AFTER UPDATE ON items BEGIN"
+    " DELETE FROM items_text WHERE rowid = old.project_id;"
+    " INSERT INTO items_text(rowid, text) VALUES (new.project_id, new.text); END",
+)
+_POSTGRES_ACCELERATORS = (
+    "CREATE INDEX IF NOT EXISTS ix_items_box ON items"
+    " USING gist (box(point(minx, miny), point(maxx, maxy)))",
+    "CREATE INDEX IF NOT EXISTS ix_items_text_trgm ON items USING gin (text gin_trgm_ops)",
+)
+_ACCELERATOR_TABLES = ("items_rtree", "items_text")
+
+# numberMatched is exact up to this many matches and omitted above.
+COUNT_LIMIT = 10_000
+
 # Sort keys accepted by searches, mapped to columns.
 SORT_COLUMNS: dict[str, Any] = {
     "id": ItemRow.path,
@@ -144,21 +244,56 @@ def _sqlite_wal(connection: Any, record: Any) -> None:
     cursor.close()
 
 
+def _layout_differs(engine: Engine) -> bool:
+    """Whether tables of the index exist with another layout than this version's."""
+    inspector = inspect(engine)
+    existing = [t for t in Base.metadata.sorted_tables if inspector.has_table(t.name)]
+    if not existing:
+        return False
+    for table in existing:
+        found = {column["name"] for column in inspector.get_columns(table.name)}
+        if found != set(table.columns.keys()):
+            return True
+    if len(existing) < len(Base.metadata.sorted_tables):
+        return True
+    with engine.connect() as connection:
+        layout = connection.scalar(select(IndexStateRow.value).where(IndexStateRow.key == "layout"))
+    return layout != LAYOUT
+
+
+def _create_accelerators(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            for statement in _SQLITE_ACCELERATORS:
+                connection.execute(text(statement))
+    elif engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text(_POSTGRES_ACCELERATORS[0]))
+        try:  # pg_trgm is a trusted extension (PostgreSQL 13+), but may not be installed
+            with engine.begin() as connection:
+                connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                connection.execute(text(_POSTGRES_ACCELERATORS[1]))
+        except DBAPIError as error:  # searches stay exact, only slower
+            log.warning("no pg_trgm index for free-text search: %s", error)
+
+
 def _ensure_schema(engine: Engine) -> None:
     """Create the index tables; recreate them when they were made by another version (the
     index is derived data: the start-up rebuild fills it again)."""
-    inspector = inspect(engine)
-    for table in Base.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        found = {column["name"] for column in inspector.get_columns(table.name)}
-        if found != set(table.columns.keys()):
-            log.info("index table %s has another layout: recreating the index", table.name)
-            Base.metadata.drop_all(engine)
-            break
+    if _layout_differs(engine):
+        log.info("the index has another layout: recreating it")
+        with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                for name in _ACCELERATOR_TABLES:  # their triggers go with ``items``
+                    connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
-    with engine.begin() as connection:  # left by an older layout
+    _create_accelerators(engine)
+    with engine.begin() as connection:  # left by older layouts
         connection.execute(text("DROP INDEX IF EXISTS ix_items_visibility"))
+        connection.execute(text("DROP INDEX IF EXISTS ix_item_properties_name_value"))
+        connection.execute(delete(IndexStateRow).where(IndexStateRow.key == "layout"))
+        connection.execute(insert(IndexStateRow).values(key="layout", value=LAYOUT))
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -208,10 +343,9 @@ def _rows(project: Project, settings: Settings) -> _Rows:
         "stars": project.star_count,
         "rectangular": bool(shape is not None and shape.equals(shape.envelope)),
     }
-    categories = [
-        {"path": path, "category": category.id}
-        for category in settings.categories_for_topics(list(project.topics))
-    ]
+    category_ids = [c.id for c in settings.categories_for_topics(list(project.topics))]
+    item["categories"] = CATEGORY_SEPARATOR.join(["", *category_ids, ""])
+    categories = [{"path": path, "category": category} for category in category_ids]
     topics = [{"path": path, "topic": topic} for topic in dict.fromkeys(project.topics)]
     properties = [
         {"path": path, "name": name, "value": value}
@@ -297,7 +431,10 @@ class IndexedItem:
 @dataclass
 class IndexPage:
     items: list[IndexedItem]
-    matched: int
+    # Exact number of matches; None when there are more than ``COUNT_LIMIT``.
+    matched: int | None
+    # Whether items follow this page.
+    more: bool = False
 
 
 class Index:
@@ -410,7 +547,7 @@ class Index:
                 project_id=project_id,
                 name=name,
                 visibility=visibility,
-                item=json.loads(item),
+                item=orjson.loads(item),
                 categories=categories[path],
             )
             for path, project_id, name, visibility, item in rows
@@ -452,9 +589,14 @@ class Index:
             visible = or_(visible, ItemRow.project_id.in_(query.project_ids))
         conditions: list[ColumnElement[bool]] = [visible]
         conditions.append(
-            exists().where(
-                ItemCategoryRow.path == ItemRow.path,
-                ItemCategoryRow.category.in_(query.categories),
+            or_(
+                false(),
+                *(
+                    ItemRow.categories.contains(
+                        f"{CATEGORY_SEPARATOR}{category}{CATEGORY_SEPARATOR}", autoescape=True
+                    )
+                    for category in query.categories
+                ),
             )
         )
         if query.ids is not None:
@@ -464,22 +606,13 @@ class Index:
                 exists().where(ItemTopicRow.path == ItemRow.path, ItemTopicRow.topic == topic)
             )
         for word in query.words:
-            conditions.append(ItemRow.text.contains(word.lower(), autoescape=True))
+            conditions.extend(self._text_conditions(word.lower()))
         area = query.geometry
         if area is None and query.bbox is not None:
             area = shapely.geometry.box(*query.bbox)
         box_query = area is not None and area.equals(area.envelope)
         if area is not None:
-            qminx, qminy, qmaxx, qmaxy = area.bounds
-            conditions.extend(
-                [
-                    ItemRow.minx.is_not(None),
-                    ItemRow.minx <= qmaxx,
-                    ItemRow.maxx >= qminx,
-                    ItemRow.miny <= qmaxy,
-                    ItemRow.maxy >= qminy,
-                ]
-            )
+            conditions.extend(self._box_conditions(area.bounds))
         if query.start is not None or query.end is not None:
             conditions.append(self._temporal_condition(query.start, query.end))
         predicate = query.predicate
@@ -490,12 +623,6 @@ class Index:
             if predicate.exact:
                 predicate = None
 
-        order = []
-        for name, ascending in query.sortby:
-            column = SORT_COLUMNS[name]
-            order.append(column.asc() if ascending else column.desc())
-        order.append(ItemRow.path.asc())
-
         with Session(self.engine) as session:
             exact_area = area
             if area is not None and box_query:
@@ -503,21 +630,113 @@ class Index:
                 # inside the box; shapely decides on the few others (polygons on the edge).
                 exact_area = self._drop_misses(session, area, conditions)
             if exact_area is None and predicate is None:
-                matched = session.scalar(
-                    select(func.count()).select_from(ItemRow).where(*conditions)
-                )
-                paths = session.scalars(
-                    select(ItemRow.path)
-                    .where(*conditions)
-                    .order_by(*order)
-                    .offset(query.offset)
-                    .limit(query.limit)
-                ).all()
-                return IndexPage(self._page(session, paths), int(matched or 0))
+                return self._sql_page(session, query, conditions)
             # SQL prefilters; shapely decides on exact geometries, the predicate on filters.
-            kept = self._filter(session, predicate, exact_area, conditions, order)
+            kept = self._filter(session, predicate, exact_area, conditions, self._order(query))
             page_paths = kept[query.offset : query.offset + query.limit]
-            return IndexPage(self._page(session, page_paths), len(kept))
+            more = len(kept) > query.offset + query.limit
+            return IndexPage(self._page(session, page_paths), len(kept), more)
+
+    def _sql_page(
+        self,
+        session: Session,
+        query: IndexQuery,
+        conditions: list[ColumnElement[bool]],
+    ) -> IndexPage:
+        """A page of a search that SQL answers exactly, with its count up to COUNT_LIMIT.
+
+        One pass reads the matches (at most COUNT_LIMIT + 1 of them, in no order) and returns
+        only the page, sorted, with their number (a window count). When the cap is reached,
+        that set is not all matches: the page then comes from the ordered query itself,
+        which a large match set answers quickly (its first rows in index order match).
+        """
+        sort_columns = [SORT_COLUMNS[name] for name, _ in query.sortby]
+        matches = (
+            select(ItemRow.path, *(c.label(f"sort{n}") for n, c in enumerate(sort_columns)))
+            .where(*conditions)
+            .limit(COUNT_LIMIT + 1)
+            .subquery()
+        )
+        order = [
+            matches.c[f"sort{n}"].asc() if ascending else matches.c[f"sort{n}"].desc()
+            for n, (_, ascending) in enumerate(query.sortby)
+        ]
+        rows = session.execute(
+            select(matches.c.path, func.count().over())
+            .order_by(*order, matches.c.path.asc())
+            .offset(query.offset)
+            .limit(query.limit + 1)
+        ).all()
+        if rows and rows[0][1] <= COUNT_LIMIT:
+            paths = [row[0] for row in rows[: query.limit]]
+            return IndexPage(self._page(session, paths), int(rows[0][1]), len(rows) > query.limit)
+        ordered = select(ItemRow.path).where(*conditions).order_by(*self._order(query))
+        paths = list(session.scalars(ordered.offset(query.offset).limit(query.limit + 1)))
+        more = len(paths) > query.limit
+        paths = paths[: query.limit]
+        matched = None if rows else self._count(session, conditions)  # past the end
+        return IndexPage(self._page(session, paths), matched, more)
+
+    @staticmethod
+    def _order(query: IndexQuery) -> list[Any]:
+        order = []
+        for name, ascending in query.sortby:
+            column = SORT_COLUMNS[name]
+            order.append(column.asc() if ascending else column.desc())
+        order.append(ItemRow.path.asc())
+        return order
+
+    @staticmethod
+    def _count(session: Session, conditions: list[ColumnElement[bool]]) -> int | None:
+        """The number of matches, or None past ``COUNT_LIMIT`` (it reads no more rows)."""
+        capped = select(ItemRow.path).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
+        count = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        return None if count > COUNT_LIMIT else count
+
+    def _box_conditions(self, bounds: tuple[float, float, float, float]) -> list[Any]:
+        """Items whose bbox meets ``bounds`` (edges included), through the spatial index."""
+        qminx, qminy, qmaxx, qmaxy = bounds
+        conditions: list[Any] = [
+            ItemRow.minx.is_not(None),
+            ItemRow.minx <= qmaxx,
+            ItemRow.maxx >= qminx,
+            ItemRow.miny <= qmaxy,
+            ItemRow.maxy >= qminy,
+        ]
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            # R*Tree boxes are rounded outwards to 32-bit floats: a superset, refined above.
+            conditions.append(
+                ItemRow.project_id.in_(
+                    select(RTREE.c.id).where(
+                        RTREE.c.minx <= qmaxx,
+                        RTREE.c.maxx >= qminx,
+                        RTREE.c.miny <= qmaxy,
+                        RTREE.c.maxy >= qminy,
+                    )
+                )
+            )
+        elif dialect == "postgresql":
+            # The expression of the GiST index ix_items_box; && includes touching edges.
+            item_box = func.box(
+                func.point(ItemRow.minx, ItemRow.miny), func.point(ItemRow.maxx, ItemRow.maxy)
+            )
+            query_box = func.box(func.point(qminx, qminy), func.point(qmaxx, qmaxy))
+            conditions.append(item_box.op("&&")(query_box))
+        return conditions
+
+    def _text_conditions(self, word: str) -> list[Any]:
+        """Items whose text contains ``word`` (lower case), through the trigram index."""
+        if self.engine.dialect.name == "sqlite" and len(word) >= 3:
+            # With the trigram tokenizer a phrase is a run of consecutive trigrams: the
+            # word as a substring, answered from the index's positions alone. The text is
+            # lower case, as is the word, so case folding changes nothing.
+            phrase = '"' + word.replace('"', '""') + '"'
+            return [ItemRow.project_id.in_(select(TEXT.c.rowid).where(TEXT.c.text.match(phrase)))]
+        escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        if escaped == word:  # a constant pattern, which PostgreSQL's pg_trgm index serves
+            return [ItemRow.text.like(f"%{word}%")]
+        return [ItemRow.text.like(f"%{escaped}%", escape="/")]
 
     @staticmethod
     def _drop_misses(

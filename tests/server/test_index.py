@@ -184,3 +184,67 @@ def test_box_search_is_exact_for_polygons_on_its_edge(index: Index) -> None:
     # Then only the rectangle is found
     assert [item.path for item in page.items] == ["g/p9"]
     assert page.matched == 1
+
+
+def _placed(project_id: int, box: str, title: str) -> Project:
+    return _with_front_matter(
+        project_id, f"title: {title}\nextent:\n  spatial: {box}\n", "sharinghub:dataset"
+    )
+
+
+def test_spatial_and_text_indexes_follow_upserts_and_removals(index: Index) -> None:
+    # Given a project over Toulouse whose title has a word, and one elsewhere
+    settings = load_settings()
+    scars = _placed(1, "[1.2, 43.4, 1.6, 43.8]", "Wildfire scars")
+    index.rebuild(Source([scars, _placed(2, "[10, 10, 11, 11]", "Crop types 50%_off")]), settings)
+    toulouse = (1.0, 43.0, 2.0, 44.0)
+    public = {"visibilities": ["public"]}
+    # When searching by box and by words (trigram index, short and LIKE-special words too)
+    # Then each finds what contains it
+    assert paths(index, **public, bbox=toulouse) == {"g/p1"}
+    assert paths(index, **public, words=["ldfir"]) == {"g/p1"}
+    assert paths(index, **public, words=["50%_"]) == {"g/p2"}
+    assert paths(index, **public, words=["0%"]) == {"g/p2"}
+    assert paths(index, **public, words=["%"]) == {"g/p2"}
+    assert paths(index, **public, words=["_"]) == {"g/p2"}
+    assert paths(index, **public, words=["5_%"]) == set()
+    # When the project moves and is renamed (webhook upsert)
+    index.upsert(_placed(1, "[20, 20, 21, 21]", "Flood maps"), settings)
+    # Then the old box and word no longer find it, the new ones do
+    assert paths(index, **public, bbox=toulouse) == set()
+    assert paths(index, **public, words=["wildfire"]) == set()
+    assert paths(index, **public, bbox=(20.5, 20.5, 30.0, 30.0)) == {"g/p1"}
+    assert paths(index, **public, words=["flood"]) == {"g/p1"}
+    # When it is removed
+    index.remove(project_id=1)
+    # Then neither finds it
+    assert paths(index, **public, bbox=(20.5, 20.5, 30.0, 30.0)) == set()
+    assert paths(index, **public, words=["flood"]) == set()
+
+
+def test_count_stops_at_the_limit_and_paging_still_reaches_every_item(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given five public datasets and an index that counts at most three matches
+    settings = load_settings()
+    index.rebuild(Source([project(n, f"g/p{n}", "public") for n in range(1, 6)]), settings)
+    monkeypatch.setattr("mlops_server.index.COUNT_LIMIT", 3)
+    seen: list[str] = []
+    offset = 0
+    while True:
+        # When paging two by two
+        query = IndexQuery(visibilities=["public"], categories=["dataset"], offset=offset, limit=2)
+        page = index.search(query)
+        # Then no page claims a count (there are more than three) ...
+        assert page.matched is None
+        seen += [item.path for item in page.items]
+        if not page.more:
+            break
+        offset += 2
+    # ... and the pages hold every item once, in order
+    assert seen == [f"g/p{n}" for n in range(1, 6)]
+    # When the limit is above the number of matches, the count is exact on every page
+    monkeypatch.setattr("mlops_server.index.COUNT_LIMIT", 10)
+    for offset in (0, 2, 4):
+        query = IndexQuery(visibilities=["public"], categories=["dataset"], offset=offset, limit=2)
+        assert index.search(query).matched == 5

@@ -367,3 +367,37 @@ def test_fields_include_and_exclude(http: httpx.Client) -> None:
     assert "description" not in posted["properties"]
     assert posted["properties"]["mlm:framework"] == "onnx"
     assert posted["links"]
+
+
+def test_number_matched_is_left_out_past_the_count_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In process (the limit is lowered for the test): above ``COUNT_LIMIT`` matches the page
+    has no numberMatched (STAC API allows leaving it out) and its next links still reach
+    every item."""
+    from mlops_server.app import create_app
+    from mlops_server.index import Index
+    from mlops_server.settings import load_settings
+    from starlette.testclient import TestClient
+
+    from tests.server.test_index import Source, project
+
+    # Given five public datasets and an index that counts at most three matches
+    settings = load_settings()
+    source = Source([project(n, f"g/p{n}", "public") for n in range(1, 6)])
+    index = Index("sqlite://")
+    index.rebuild(source, settings)
+    monkeypatch.setattr("mlops_server.index.COUNT_LIMIT", 3)
+    seen: list[str] = []
+    with TestClient(create_app(settings, source, index)) as client:
+        url = "/api/stac/search?limit=2"
+        while url:
+            # When following the next links
+            body = client.get(url).json()
+            # Then no page claims a count, and the pages hold every item once
+            assert "numberMatched" not in body
+            assert body["context"] == {"limit": 2, "returned": len(body["features"])}
+            seen += [feature["id"] for feature in body["features"]]
+            url = link(body, "next") or ""
+    assert seen == [f"g/p{n}" for n in range(1, 6)]
+    index.dispose()

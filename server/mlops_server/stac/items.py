@@ -543,9 +543,15 @@ def render_item(
     category: Category,
     base_url: str,
     access_level: int,
+    *,
+    fresh: bool = False,
 ) -> dict[str, Any]:
-    """Finish a stored item for one collection and one caller, with absolute hrefs."""
-    item = _json_copy(stored)
+    """Finish a stored item for one collection and one caller, with absolute hrefs.
+
+    ``fresh`` says ``stored`` is the caller's own copy (just parsed), to be finished in
+    place rather than copied first.
+    """
+    item = stored if fresh else _json_copy(stored)
     item["collection"] = category.id
     properties = item["properties"]
     properties["sharinghub:access-level"] = access_level
