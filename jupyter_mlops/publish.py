@@ -234,7 +234,7 @@ def _scrub(url: str) -> str:
 
 def _mlflow_artifacts(
     request: PublishRequest, destination: Callable[[], str], source: ModelSource | None
-) -> tuple[dict[str, Path], dict[str, Any], tempfile.TemporaryDirectory[str] | None]:
+) -> tuple[dict[str, Path], dict[str, Any], Any]:
     """Download a registered model version's artifacts into a scratch folder.
 
     With a source project (``mlflow_project``, or any request the server route plans) the version
@@ -242,7 +242,8 @@ def _mlflow_artifacts(
     otherwise from MLflow's current tracking URI in this process. ``destination`` gives the path
     of the project being published: the source project when the server is told none. Returns
     the files, the front-matter link to the version, and the scratch folder (removed when the
-    plan that holds it goes away).
+    plan that holds it goes away; versions read as the user come from
+    :data:`mlflow_source.VERSIONS`, so that repeated dry runs read them once).
     """
     reference = request.mlflow_model
     if not reference:
@@ -256,20 +257,19 @@ def _mlflow_artifacts(
     if source is not None:
         project = metadata.check_path(request.mlflow_project or destination(), "mlflow_project")
         tracking = tracking_uri(source.mlflow_url, project)
-    scratch = tempfile.TemporaryDirectory(prefix="mlops-publish-")
-    try:
-        if source is not None and tracking is not None:
-            local = mlflow_source.fetch_isolated(
-                reference, Path(scratch.name), tracking, source.token
-            )
-        else:
+    scratch: Any
+    if source is not None and tracking is not None:
+        local, scratch = mlflow_source.VERSIONS.fetch(reference, tracking, source.token)
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="mlops-publish-")
+        try:
             local = mlflow_source.fetch(reference, Path(scratch.name))
-            import mlflow
+        except BaseException:
+            scratch.cleanup()
+            raise
+        import mlflow
 
-            tracking = mlflow.get_tracking_uri()
-    except BaseException:
-        scratch.cleanup()
-        raise
+        tracking = mlflow.get_tracking_uri()
     found = filing.expand({MLFLOW_FOLDER: local})
     link = {
         "rel": "mlflow:model",

@@ -14,10 +14,15 @@ Two ways, one reader:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +114,73 @@ def fetch_isolated(reference: str, destination: Path, tracking_uri: str, token: 
         return Path(answer["path"])
     message = answer.get("error") or f"cannot read {reference} (reader exit {child.returncode})"
     raise metadata.field_error("mlflow_model", message)
+
+
+class Borrowed:
+    """A cached folder lent to a plan: alive while the plan holds it, never removed by it."""
+
+    def __init__(self, directory: tempfile.TemporaryDirectory[str]) -> None:
+        self.directory = directory
+
+    def cleanup(self) -> None:
+        """The cache owns the folder; it is removed once neither cache nor plan holds it."""
+
+
+@dataclass
+class _Entry:
+    directory: tempfile.TemporaryDirectory[str]
+    path: Path
+    expires: float
+
+
+class VersionCache:
+    """Model versions read recently, by tracking URI, reference and a digest of the token.
+
+    The Publish panel validates with a dry run after each change; a model version's artifacts
+    never change, so reading them once (a child process and a download) serves the dry runs
+    and the publication that follow. An entry lives ``ttl`` seconds after its last use, for the
+    same token only; at most ``size`` are kept.
+    """
+
+    def __init__(self, ttl: float = 300.0, size: int = 4) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fetch(self, reference: str, tracking_uri: str, token: str | None) -> tuple[Path, Borrowed]:
+        """The folder of the version (read as ``token`` unless cached) and its lease."""
+        digest = hashlib.sha256((token or "").encode()).hexdigest()
+        key = (tracking_uri, reference, digest)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.expires > now and entry.path.is_dir():
+                entry.expires = now + self.ttl
+                self._entries.move_to_end(key)
+                return entry.path, Borrowed(entry.directory)
+        directory = tempfile.TemporaryDirectory(prefix="mlops-model-version-")
+        try:
+            path = fetch_isolated(reference, Path(directory.name), tracking_uri, token)
+        except BaseException:
+            directory.cleanup()
+            raise
+        with self._lock:
+            self._entries[key] = _Entry(directory, path, now + self.ttl)
+            self._entries.move_to_end(key)
+            for stale in [k for k, e in self._entries.items() if e.expires <= now]:
+                del self._entries[stale]
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return path, Borrowed(directory)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: The versions this process read lately (see :class:`VersionCache`).
+VERSIONS = VersionCache()
 
 
 def _last_json_line(text: str) -> dict[str, str]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlops.errors import PublishValidationError
-from jupyter_mlops.publishing.mlflow_source import fetch_isolated
+from jupyter_mlops.publishing import mlflow_source
+from jupyter_mlops.publishing.mlflow_source import VersionCache, fetch_isolated
 from tests.tracking.conftest import OUTSIDER, MlflowServer, Seed, token_of
 
 
@@ -68,3 +69,38 @@ def test_an_unknown_version_is_reported_by_mlflow(
         )
     assert error.value.field == "mlflow_model"
     assert "99" in error.value.message
+
+
+def test_the_cache_reads_a_version_once_per_token_and_asks_mlflow_for_a_new_token(
+    mlflow_server: MlflowServer,
+    seeds: dict[str, Seed],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed = seeds["private"]
+    reference = f"models:/{seed.model}/1"
+    uri = mlflow_server.tracking_uri(seed.path)
+    calls: list[str | None] = []
+    real = mlflow_source.fetch_isolated
+
+    def counted(ref: str, dest: Path, tracking: str, token: str | None) -> Path:
+        calls.append(token)
+        return real(ref, dest, tracking, token)
+
+    monkeypatch.setattr(mlflow_source, "fetch_isolated", counted)
+    cache = VersionCache(ttl=60)
+
+    # When the Publish panel's dry runs read the same version twice with a reporter's token
+    first, lease = cache.fetch(reference, uri, token_of("reporter"))
+    again, _ = cache.fetch(reference, uri, token_of("reporter"))
+
+    # Then MLflow is read once and both plans get the same folder
+    assert again == first
+    assert calls == [token_of("reporter")]
+    # And a plan letting go of its lease does not remove the cached folder
+    lease.cleanup()
+    assert (first / "file.txt").read_text() == "hello"
+
+    # When someone else's token asks for it, MLflow decides again (and refuses an outsider)
+    with pytest.raises(PublishValidationError):
+        cache.fetch(reference, uri, OUTSIDER)
+    assert calls == [token_of("reporter"), OUTSIDER]
