@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -102,9 +103,9 @@ def test_invalid_input_names_the_field(
     assert error.value.message.startswith(field)
 
 
-def test_item_validation_is_offline_and_reports_paths() -> None:
-    # Given an item missing the MLM model asset, checked with the shipped schemas only
-    item = {
+def mlm_item(asset: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    """A small MLM item with one model asset; ``properties`` replace the defaults."""
+    return {
         "type": "Feature",
         "stac_version": "1.1.0",
         "stac_extensions": [MLM_SCHEMA],
@@ -117,10 +118,16 @@ def test_item_validation_is_offline_and_reports_paths() -> None:
             "mlm:tasks": ["classification"],
             "mlm:input": [],
             "mlm:output": [],
+            **properties,
         },
         "links": [],
-        "assets": {"w.bin": {"href": "w.bin", "roles": ["mlm:model"]}},
+        "assets": {asset["href"]: asset},
     }
+
+
+def test_item_validation_is_offline_and_reports_paths() -> None:
+    # Given an item missing the MLM model asset, checked with the shipped schemas only
+    item = mlm_item({"href": "w.bin", "roles": ["mlm:model"]})
     # Then the error names the asset (an mlm:model asset needs mlm:artifact_type)
     [error] = validate_item(item)
     assert error["field"].startswith("files")
@@ -131,33 +138,18 @@ def test_item_validation_is_offline_and_reports_paths() -> None:
 
 def test_stac_model_checks_the_mlm_fields_too() -> None:
     # Given an MLM item whose input misses its "input" structure (shape, dims, data type)
-    item = {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "stac_extensions": [MLM_SCHEMA],
-        "id": "a/b",
-        "geometry": None,
-        "properties": {
-            "datetime": "2024-01-01T00:00:00Z",
-            "mlm:name": "b-model",
-            "mlm:architecture": "MLP",
-            "mlm:tasks": ["classification"],
-            "mlm:input": [{"name": "x"}],
-            "mlm:output": [],
-        },
-        "links": [],
-        "assets": {"w.onnx": {"href": "w.onnx", "roles": ["mlm:model"],
-                              "mlm:artifact_type": "onnx"}},
-    }  # fmt: skip
+    onnx_asset = {"href": "w.onnx", "roles": ["mlm:model"], "mlm:artifact_type": "onnx"}
+    item = mlm_item(onnx_asset, **{"mlm:input": [{"name": "x"}]})
     # Then stac-model names the nested field that is missing
     assert {
         "field": "mlm.input[0]['input']",
         "message": "Field required",
         "schema": "stac-model",
     } in stac_model_errors(item)
+    # And validate_item reports it too
+    assert "mlm.input[0]['input']" in {error["field"] for error in validate_item(item)}
     # And it accepts what publish() builds from an ONNX file
-    valid = {**item, "properties": {**item["properties"], "mlm:input": []}}
-    assert stac_model_errors(valid) == []
+    assert stac_model_errors(mlm_item(onnx_asset)) == []
 
 
 def test_links_out_of_the_workspace_are_refused(tmp_path: Path) -> None:
