@@ -55,11 +55,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, data: Path, log_path: Path) -> Iterator[str]:
+def running_lab(
+    root: Path, data: Path, log_path: Path, extra_args: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Run ``jupyter lab`` with jupyter-mlops over the embedded platform kept in ``data``.
 
     An empty ``data`` gets the demo store; a test that needs its own projects writes the store
-    (``data/projects``) before starting.
+    (``data/projects``) before starting. ``extra_args`` go to ``jupyter lab`` (e.g. a
+    ``--JupyterMLOps.sharinghub_url`` that replaces the embedded platform).
     """
     port = _free_port()
     env = {**os.environ, "MLOPS_EMBEDDED_DATA_DIR": str(data), "JUPYTER_PLATFORM_DIRS": "1"}
@@ -72,6 +75,7 @@ def running_lab(root: Path, data: Path, log_path: Path) -> Iterator[str]:
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             # MLflow's first database migration is slow on busy shared cores.
             "--JupyterMLOps.embedded_start_timeout=240",
+            *extra_args,
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
