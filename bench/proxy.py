@@ -198,7 +198,7 @@ def main() -> None:
         print(f"  direct   {mib / direct_s:8.1f} MiB/s")
         print(
             f"  proxied  {mib / proxied_s:8.1f} MiB/s (into the workspace; progress polled every"
-            f" {args.poll_ms:.0f} ms like the UI, faster near the end)"
+            f" {args.poll_ms:.0f} ms, the UI every 250 ms; faster near the end)"
         )
         print(f"  ratio proxied/direct throughput: {direct_s / proxied_s:.2f}x")
         print(

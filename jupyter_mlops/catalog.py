@@ -380,8 +380,11 @@ class CatalogAPI:
     async def _get_json(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         try:
             if self._client is not None:
+                # The query encoded here, not by httpx: its params merging costs more than the
+                # rest of building the request (0.15 ms per call, bench/proxy.py).
+                query = f"?{urlencode(params)}" if params else ""
                 response = await self._client.get(
-                    url, params=tuple(params), headers=self._headers, timeout=self.timeout
+                    url + query, headers=self._headers, timeout=self.timeout
                 )
             else:
                 async with httpx.AsyncClient(timeout=self.timeout) as client:
