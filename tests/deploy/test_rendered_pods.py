@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.gitlab_double import MAINTAINER, GitLabDouble, Project, User
 from tests.gitlab_double.server import free_port
+from tests.processes import stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "server" / "chart"
@@ -114,29 +114,6 @@ def localise(words: list[str], services: dict[str, str]) -> list[str]:
 def base_env() -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     return {k: v for k, v in os.environ.items() if k in keep} | {"MLFLOW_DISABLE_TELEMETRY": "1"}
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{url}: process exited\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or busy starting
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")

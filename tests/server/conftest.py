@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.gitlab_double import (
     Project,
     User,
 )
+from tests.processes import stop, wait_http
 
 PRIVATE = "team/secret-model"
 MALFORMED = "team/broken-front-matter"
@@ -124,25 +124,11 @@ class ServerProcess:
             )
 
     def wait_ready(self, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited early:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/status", timeout=1).status_code == 200:
-                    return self.url
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {timeout} s:\n{self.log_path.read_text()}")
-            time.sleep(0.1)
+        wait_http(f"{self.url}/status", self.process, self.log_path, timeout, interval=0.1)
+        return self.url
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, timeout=10)
 
 
 @pytest.fixture(scope="session")

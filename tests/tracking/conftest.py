@@ -8,13 +8,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.processes import stop, wait_http
 
 PROJECTS = {
     "public": {"id": 11, "path": "team/public-model", "visibility": "public"},
@@ -37,27 +37,8 @@ def free_port() -> int:
 
 
 def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{url} exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url} not ready in {seconds} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """Wait until ``url`` answers anything but a server error."""
+    wait_http(url, process, log, seconds, ready=lambda status: status < 500)
 
 
 def base_env() -> dict[str, str]:
