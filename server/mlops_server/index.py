@@ -95,6 +95,7 @@ class ItemRow(Base):
             "maxx",
             "miny",
             "maxy",
+            "rectangular",
             "path",
         ),
         SqlIndex("ix_items_path_filter", "path", "visibility", "categories", "project_id"),
@@ -178,7 +179,7 @@ class IndexStateRow(Base):
 
 
 # Bumped when the tables or accelerators change: an index of another layout is recreated.
-LAYOUT = "3"
+LAYOUT = "4"
 
 # SQLite accelerators (virtual tables, filled by triggers on ``items``; id = project id).
 _ACCELERATORS = MetaData()
@@ -393,6 +394,18 @@ def _clause_sql(clause: Clause) -> ColumnElement[bool]:
         select(ItemPropertyRow.path).where(
             ItemPropertyRow.name == name, ItemPropertyRow.value == value
         )
+    )
+
+
+def _rtree_ids(bounds: tuple[float, float, float, float], *also: Any) -> Any:
+    """Project ids whose R*Tree box meets ``bounds`` (and the conditions ``also``)."""
+    qminx, qminy, qmaxx, qmaxy = bounds
+    return select(RTREE.c.id).where(
+        RTREE.c.minx <= qmaxx,
+        RTREE.c.maxx >= qminx,
+        RTREE.c.miny <= qmaxy,
+        RTREE.c.maxy >= qminy,
+        *also,
     )
 
 
@@ -629,6 +642,10 @@ class Index:
                 # A box query is exact in SQL for items whose geometry is its bbox or lies
                 # inside the box; shapely decides on the few others (polygons on the edge).
                 exact_area = self._drop_misses(session, area, conditions)
+            if area is not None:
+                prefilter = self._box_prefilter(area.bounds)
+                if prefilter is not None:
+                    conditions.append(prefilter)
             if exact_area is None and predicate is None:
                 return self._sql_page(session, query, conditions)
             # SQL prefilters; shapely decides on exact geometries, the predicate on filters.
@@ -693,37 +710,34 @@ class Index:
         count = int(session.scalar(select(func.count()).select_from(capped)) or 0)
         return None if count > COUNT_LIMIT else count
 
-    def _box_conditions(self, bounds: tuple[float, float, float, float]) -> list[Any]:
-        """Items whose bbox meets ``bounds`` (edges included), through the spatial index."""
+    @staticmethod
+    def _box_conditions(bounds: tuple[float, float, float, float]) -> list[Any]:
+        """Items whose bbox meets ``bounds`` (edges included): the exact test on the row."""
         qminx, qminy, qmaxx, qmaxy = bounds
-        conditions: list[Any] = [
+        return [
             ItemRow.minx.is_not(None),
             ItemRow.minx <= qmaxx,
             ItemRow.maxx >= qminx,
             ItemRow.miny <= qmaxy,
             ItemRow.maxy >= qminy,
         ]
+
+    def _box_prefilter(self, bounds: tuple[float, float, float, float], *edge: Any) -> Any:
+        """The spatial index's candidates for a box (a superset of ``_box_conditions``), or
+        None; on SQLite ``edge`` narrows them further with conditions on the R*Tree box."""
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
-            # R*Tree boxes are rounded outwards to 32-bit floats: a superset, refined above.
-            conditions.append(
-                ItemRow.project_id.in_(
-                    select(RTREE.c.id).where(
-                        RTREE.c.minx <= qmaxx,
-                        RTREE.c.maxx >= qminx,
-                        RTREE.c.miny <= qmaxy,
-                        RTREE.c.maxy >= qminy,
-                    )
-                )
-            )
-        elif dialect == "postgresql":
+            # R*Tree boxes are rounded outwards to 32-bit floats: a superset of the matches.
+            return ItemRow.project_id.in_(_rtree_ids(bounds, *edge))
+        if dialect == "postgresql":
             # The expression of the GiST index ix_items_box; && includes touching edges.
+            qminx, qminy, qmaxx, qmaxy = bounds
             item_box = func.box(
                 func.point(ItemRow.minx, ItemRow.miny), func.point(ItemRow.maxx, ItemRow.maxy)
             )
             query_box = func.box(func.point(qminx, qminy), func.point(qmaxx, qmaxy))
-            conditions.append(item_box.op("&&")(query_box))
-        return conditions
+            return item_box.op("&&")(query_box)
+        return None
 
     def _text_conditions(self, word: str) -> list[Any]:
         """Items whose text contains ``word`` (lower case), through the trigram index."""
@@ -738,15 +752,13 @@ class Index:
             return [ItemRow.text.like(f"%{word}%")]
         return [ItemRow.text.like(f"%{escaped}%", escape="/")]
 
-    @staticmethod
     def _drop_misses(
-        session: Session, area: BaseGeometry, conditions: list[ColumnElement[bool]]
+        self, session: Session, area: BaseGeometry, conditions: list[ColumnElement[bool]]
     ) -> BaseGeometry | None:
         """Exclude (in ``conditions``) the bbox candidates whose geometry misses the box
         ``area``; return None, or ``area`` when too many must be checked one by one."""
         qminx, qminy, qmaxx, qmaxy = area.bounds
-        unsure = select(ItemRow.path, ItemRow.geometry).where(
-            *conditions,
+        crossing: list[Any] = [
             ItemRow.rectangular.is_(False),
             or_(
                 ItemRow.minx < qminx,
@@ -754,7 +766,18 @@ class Index:
                 ItemRow.miny < qminy,
                 ItemRow.maxy > qmaxy,
             ),
+        ]
+        # On SQLite only the R*Tree boxes that cross the box's edge: few of its candidates.
+        edge = or_(
+            RTREE.c.minx < qminx,
+            RTREE.c.maxx > qmaxx,
+            RTREE.c.miny < qminy,
+            RTREE.c.maxy > qmaxy,
         )
+        prefilter = self._box_prefilter(area.bounds, edge)
+        if prefilter is not None:
+            crossing.append(prefilter)
+        unsure = select(ItemRow.path, ItemRow.geometry).where(*crossing, *conditions)
         shapely.prepare(area)
         misses = [
             path
