@@ -778,12 +778,12 @@ class Index:
         if prefilter is not None:
             crossing.append(prefilter)
         unsure = select(ItemRow.path, ItemRow.geometry).where(*crossing, *conditions)
-        shapely.prepare(area)
-        misses = [
-            path
-            for path, geometry in session.execute(unsure)
-            if not (geometry and area.intersects(shapely.geometry.shape(json.loads(geometry))))
-        ]
+        rows = session.execute(unsure).all()
+        misses = [path for path, geometry in rows if not geometry]
+        shaped = [(path, geometry) for path, geometry in rows if geometry]
+        if shaped:  # parsed and tested in GEOS, all at once
+            hits = shapely.intersects(area, shapely.from_geojson([g for _, g in shaped]))
+            misses += [path for (path, _), hit in zip(shaped, hits, strict=True) if not hit]
         if len(misses) > _MAX_EXCLUDED:
             return area
         if misses:
@@ -820,7 +820,7 @@ class Index:
         for row in candidates:
             path, geometry = row[0], row[1]
             if area is not None and not (
-                geometry and area.intersects(shapely.geometry.shape(json.loads(geometry)))
+                geometry and area.intersects(shapely.from_geojson(geometry))
             ):
                 continue
             if predicate is not None and not predicate(
