@@ -57,6 +57,12 @@ def rss_kib(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
@@ -160,8 +166,12 @@ def main() -> None:
         direct_times: list[float] = []
         proxied_times: list[float] = []
         poll = args.poll_ms / 1000
+        # CPU time of the receiving side, which other load on the machine does not change:
+        # this benchmark process for the direct download, the Jupyter server for the proxied.
+        direct_cpu: list[float] = []
+        proxied_cpu: list[float] = []
         for round_ in range(args.rounds):  # interleaved rounds: load changes hit both sides
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with (
                 httpx.stream("GET", href, timeout=120) as response,
                 (work / "direct.bin").open("wb") as out,
@@ -169,8 +179,9 @@ def main() -> None:
                 for chunk in response.iter_bytes(1 << 20):
                     out.write(chunk)
             direct_times.append(time.perf_counter() - start)
+            direct_cpu.append(time.process_time() - cpu)
 
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(jupyter_pid)
             job = httpx.post(
                 f"{lab}/jupyter-mlops/downloads",
                 headers=auth,
@@ -188,6 +199,7 @@ def main() -> None:
                     left = elapsed * (state["total"] - state["bytes"]) / state["bytes"]
                 time.sleep(min(poll, max(0.01, left / 2)))
             proxied_times.append(time.perf_counter() - start)
+            proxied_cpu.append(cpu_seconds(jupyter_pid) - cpu)
             assert state["status"] == "done", state
             assert (root / f"big-{round_}.bin").stat().st_size == size
             (root / f"big-{round_}.bin").unlink()
@@ -201,6 +213,13 @@ def main() -> None:
             f" {args.poll_ms:.0f} ms, the UI every 250 ms; faster near the end)"
         )
         print(f"  ratio proxied/direct throughput: {direct_s / proxied_s:.2f}x")
+        rounds = [d / p for d, p in zip(direct_times, proxied_times, strict=True)]
+        print("  per round: " + ", ".join(f"{ratio:.2f}x" for ratio in rounds))
+        gib = size / (1 << 30)
+        print(
+            f"  receiving side's CPU per GiB: direct {statistics.median(direct_cpu) / gib:.2f} s,"
+            f" Jupyter server {statistics.median(proxied_cpu) / gib:.2f} s"
+        )
         print(
             f"  Jupyter server RSS before {rss_before / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB"
         )

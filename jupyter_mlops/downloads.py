@@ -26,7 +26,8 @@ from .errors import BadRequestError, ConflictError, MLOpsError, NotFoundError, U
 Progress = Callable[[int, int | None], None]
 Status = Literal["running", "done", "failed", "cancelled"]
 
-CHUNK_SIZE = 1 << 20
+#: Bytes received between two progress reports.
+PROGRESS_STEP = 1 << 20
 MAX_REDIRECTS = 5
 
 
@@ -122,13 +123,19 @@ def fetch_to_file(
             with part.open("ab" if resumed else "wb") as stream:
                 if progress:
                     progress(written, total)
-                for chunk in response.iter_raw(CHUNK_SIZE):
+                reported = written
+                # The pieces as the socket hands them over: regrouping them into bigger chunks
+                # copies every byte once more (30% more CPU per GiB, bench/proxy.py).
+                for chunk in response.iter_raw():
                     if cancel is not None and cancel.is_set():
                         raise Cancelled
                     stream.write(chunk)
                     written += len(chunk)
-                    if progress:
+                    if progress and written - reported >= PROGRESS_STEP:
                         progress(written, total)
+                        reported = written
+                if progress and reported != written:
+                    progress(written, total)
         os.replace(part, dest)
         return written
     raise UpstreamError("Too many redirects.", reason="redirect_loop")

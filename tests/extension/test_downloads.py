@@ -175,8 +175,9 @@ async def test_an_interrupted_download_resumes_with_a_range_request(
             client, href, dest, [info["sharinghub_url"]], progress=lambda done, _: seen.append(done)
         )
 
-    # Then: only the rest was transferred, and the file is whole
+    # Then: only the rest was transferred, and the file is whole; progress ends at its size
     assert seen[0] == half
+    assert seen[-1] == size
     assert size == len(original)
     assert dest.read_bytes() == original
 
