@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.extension.onnx_models import logistic_regression_onnx
 
@@ -40,14 +40,20 @@ def put_workspace_file(lab_url: str, path: str, data: bytes) -> None:
             assert response.status in (200, 201)
 
 
-def test_fill_the_form_publish_and_open_the_item(page: Page, lab_url: str, artifacts: Path) -> None:
-    # Given: an ONNX model in the workspace and the Publish panel open
-    put_workspace_file(lab_url, "ui-models/flood-clf.onnx", logistic_regression_onnx())
+def open_publish_panel(page: Page, lab_url: str) -> Locator:
+    """Load JupyterLab and open the Publish panel from the sidebar."""
     page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
     page.wait_for_selector("#jupyterlab-splash", state="detached")
     page.locator('.jp-SideBar [data-id="jupyter-mlops-publish"]').click()
     panel = page.locator(PANEL)
     expect(panel).to_be_visible()
+    return panel
+
+
+def test_fill_the_form_publish_and_open_the_item(page: Page, lab_url: str, artifacts: Path) -> None:
+    # Given: an ONNX model in the workspace and the Publish panel open
+    put_workspace_file(lab_url, "ui-models/flood-clf.onnx", logistic_regression_onnx())
+    panel = open_publish_panel(page, lab_url)
 
     # When: the user names the model and picks the file in the workspace picker
     panel.locator('[data-field="name"] input').fill("UI flood classifier")
@@ -143,11 +149,7 @@ def test_publish_a_registered_model_version_picked_in_the_panel(
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     project = "demo/flood-mapping-threshold"
     registered = register_onnx_version(lab_url, project, "ui picked water")
-    page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.locator('.jp-SideBar [data-id="jupyter-mlops-publish"]').click()
-    panel = page.locator(PANEL)
-    expect(panel).to_be_visible()
+    panel = open_publish_panel(page, lab_url)
 
     # When: the user names the model and picks project, registered model and version
     panel.locator('[data-field="name"] input').fill("UI water from MLflow")
