@@ -712,21 +712,42 @@ class Index:
             ItemRow.maxy >= qminy,
         ]
 
-    def _box_prefilter(self, bounds: tuple[float, float, float, float], *edge: Any) -> Any:
+    def _box_prefilter(
+        self, bounds: tuple[float, float, float, float], *, edge_only: bool = False
+    ) -> Any:
         """The spatial index's candidates for a box (a superset of ``_box_conditions``), or
-        None; on SQLite ``edge`` narrows them further with conditions on the R*Tree box."""
+        None. ``edge_only`` keeps the boxes that cross the box's edge: a box that meets the
+        query box without lying inside it meets one of its four sides."""
+        qminx, qminy, qmaxx, qmaxy = bounds
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
             # R*Tree boxes are rounded outwards to 32-bit floats: a superset of the matches.
-            return ItemRow.project_id.in_(_rtree_ids(bounds, *edge))
+            edge = or_(
+                RTREE.c.minx < qminx,
+                RTREE.c.maxx > qmaxx,
+                RTREE.c.miny < qminy,
+                RTREE.c.maxy > qmaxy,
+            )
+            return ItemRow.project_id.in_(_rtree_ids(bounds, *([edge] if edge_only else [])))
         if dialect == "postgresql":
             # The expression of the GiST index ix_items_box; && includes touching edges.
-            qminx, qminy, qmaxx, qmaxy = bounds
             item_box = func.box(
                 func.point(ItemRow.minx, ItemRow.miny), func.point(ItemRow.maxx, ItemRow.maxy)
             )
-            query_box = func.box(func.point(qminx, qminy), func.point(qmaxx, qmaxy))
-            return item_box.op("&&")(query_box)
+
+            def overlaps(x1: float, y1: float, x2: float, y2: float) -> Any:
+                return item_box.op("&&")(func.box(func.point(x1, y1), func.point(x2, y2)))
+
+            if not edge_only:
+                return overlaps(qminx, qminy, qmaxx, qmaxy)
+            # Four index scans on the sides (degenerate boxes) instead of reading every
+            # candidate's row: most candidates of a large box lie inside it.
+            return or_(
+                overlaps(qminx, qminy, qminx, qmaxy),
+                overlaps(qmaxx, qminy, qmaxx, qmaxy),
+                overlaps(qminx, qminy, qmaxx, qminy),
+                overlaps(qminx, qmaxy, qmaxx, qmaxy),
+            )
         return None
 
     def _in_category(self, category: str) -> ColumnElement[bool]:
@@ -768,14 +789,8 @@ class Index:
                 ItemRow.maxy > qmaxy,
             ),
         ]
-        # On SQLite only the R*Tree boxes that cross the box's edge: few of its candidates.
-        edge = or_(
-            RTREE.c.minx < qminx,
-            RTREE.c.maxx > qmaxx,
-            RTREE.c.miny < qminy,
-            RTREE.c.maxy > qmaxy,
-        )
-        prefilter = self._box_prefilter(area.bounds, edge)
+        # Only the indexed boxes that cross the box's edge: few of its candidates.
+        prefilter = self._box_prefilter(area.bounds, edge_only=True)
         if prefilter is not None:
             crossing.append(prefilter)
         unsure = select(ItemRow.path, ItemRow.geometry).where(*crossing, *conditions)
