@@ -591,7 +591,8 @@ def measure_latency(servers: list[Server], rounds: int, warmup: int) -> Timings:
     return timings
 
 
-async def _throughput(server: Server, clients: int, seconds: float) -> float:
+async def _throughput(server: Server, clients: int, seconds: float) -> tuple[int, float]:
+    """Requests done by ``clients`` concurrent clients in about ``seconds``, and the time."""
     bodies = [QUERIES[k] for k in "abcd"]
     done = 0
     deadline = time.perf_counter() + seconds
@@ -608,12 +609,28 @@ async def _throughput(server: Server, clients: int, seconds: float) -> float:
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)))
-    return done / (time.perf_counter() - started)
+    return done, time.perf_counter() - started
 
 
-def measure_throughput(servers: list[Server], clients: int, seconds: float) -> dict[str, float]:
-    """Requests per second of ``clients`` concurrent clients cycling through (a)-(d)."""
-    return {s.name: asyncio.run(_throughput(s, clients, seconds)) for s in servers}
+def measure_throughput(
+    servers: list[Server], clients: int, seconds: float, slices: int = 5
+) -> dict[str, float]:
+    """Requests per second of ``clients`` concurrent clients cycling through (a)-(d).
+
+    Each server gets ``seconds`` in ``slices`` runs, interleaved in a shuffled order, so that
+    a change in the machine's speed during the measurement (a shared or virtual machine)
+    falls on every server alike, as the latency rounds do.
+    """
+    rng = random.Random(11)
+    totals = {s.name: [0, 0.0] for s in servers}
+    for _ in range(slices):
+        order = list(servers)
+        rng.shuffle(order)
+        for server in order:
+            done, elapsed = asyncio.run(_throughput(server, clients, seconds / slices))
+            totals[server.name][0] += done
+            totals[server.name][1] += elapsed
+    return {name: done / elapsed for name, (done, elapsed) in totals.items()}
 
 
 # -- GitLab: calls per search after the sync, webhook to searchable -------------------------
@@ -796,7 +813,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--rounds", type=int, default=40, help="latency rounds at <= 10k")
     parser.add_argument("--rounds-large", type=int, default=20, help="rounds above 10k")
-    parser.add_argument("--seconds", type=float, default=10, help="throughput run per server")
+    parser.add_argument(
+        "--seconds", type=float, default=15, help="throughput time per server (5 interleaved runs)"
+    )
     parser.add_argument(
         "--pgstac-venv",
         type=Path,
