@@ -8,7 +8,12 @@ database itself (triggers, index maintenance), so that every write path stays on
 
 - SQLite: an R*Tree over the item bboxes (``items_rtree``) and an FTS5 trigram table over the
   searchable text (``items_text``, substring ``LIKE`` through an index);
-- PostgreSQL: a GiST index on the bbox as a ``box`` and a ``pg_trgm`` GIN index on the text.
+- PostgreSQL: a GiST index on the bbox as a ``box``, a ``pg_trgm`` GIN index on the text and
+  a GIN index on the items' short string properties (``items.properties``, ``jsonb``).
+
+CQL2 equality filters on properties read ``item_properties`` (name, value, path) on SQLite;
+on PostgreSQL they test ``items.properties @> {name: value}`` through the GIN index, which
+finds the matching rows without probing ``items`` once per match.
 
 They only narrow the candidates: the exact conditions on the ``items`` columns always run too,
 so results do not depend on them. ``numberMatched`` is counted exactly up to ``COUNT_LIMIT``
@@ -30,6 +35,7 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
@@ -55,8 +61,10 @@ from sqlalchemy import (
     select,
     text,
     true,
+    type_coerce,
 )
 from sqlalchemy import Index as SqlIndex
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -126,6 +134,11 @@ class ItemRow(Base):
     # The item's category ids, each between separators: a search tests its collections on
     # the row (or a covering index) instead of probing ``item_categories`` per candidate.
     categories: Mapped[str] = mapped_column(String(1024), default=CATEGORY_SEPARATOR)
+    # PostgreSQL only (NULL on SQLite, which has ``item_properties`` instead): the short
+    # string properties, what CQL2 equality filters test (GIN ``jsonb_path_ops`` index).
+    properties: Mapped[dict[str, str] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"), nullable=True
+    )
 
 
 class ItemDocumentRow(Base):
@@ -140,7 +153,8 @@ class ItemDocumentRow(Base):
 
 
 class ItemPropertyRow(Base):
-    """Short string properties of items, so that CQL2 equality filters run in SQL."""
+    """Short string properties of items, so that CQL2 equality filters run in SQL (SQLite;
+    PostgreSQL keeps them in ``items.properties``)."""
 
     __tablename__ = "item_properties"
     # Covering: an equality filter reads the matching paths off the index alone.
@@ -181,7 +195,7 @@ class IndexStateRow(Base):
 
 
 # Bumped when the tables or accelerators change: an index of another layout is recreated.
-LAYOUT = "6"
+LAYOUT = "7"
 
 # SQLite accelerators (virtual tables, filled by triggers on ``items``; id = project id).
 _ACCELERATORS = MetaData()
@@ -224,6 +238,9 @@ _POSTGRES_ACCELERATORS = (
     ' INCLUDE (project_id, visibility, categories, start, "end", minx, maxx, miny, maxy,'
     " rectangular, path)",
     "CREATE INDEX IF NOT EXISTS ix_items_text_trgm ON items USING gin (text gin_trgm_ops)",
+    # CQL2 equality filters (``properties @> '{"name": "value"}'``); jsonb_path_ops: smaller
+    # and faster than the default operator class, and containment is all it is used for.
+    "CREATE INDEX IF NOT EXISTS ix_items_properties ON items USING gin (properties jsonb_path_ops)",
 )
 _ACCELERATOR_TABLES = ("items_rtree", "items_text")
 
@@ -283,6 +300,7 @@ def _create_accelerators(engine: Engine) -> None:
     elif engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text(_POSTGRES_ACCELERATORS[0]))
+            connection.execute(text(_POSTGRES_ACCELERATORS[2]))
         try:  # pg_trgm is a trusted extension (PostgreSQL 13+), but may not be installed
             with engine.begin() as connection:
                 connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
@@ -376,26 +394,34 @@ def _insert(session: Session, batch: Sequence[_Rows]) -> None:
     """Insert projects' rows with one multi-row statement per table (items first)."""
     if not batch:
         return
-    session.execute(insert(ItemRow), [rows.item for rows in batch])
-    session.execute(insert(ItemDocumentRow), [rows.document for rows in batch])
-    for table, field_name in (
+    tables: list[tuple[type[Base], str]] = [
         (ItemCategoryRow, "categories"),
         (ItemTopicRow, "topics"),
-        (ItemPropertyRow, "properties"),
-    ):
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        items = [
+            {**rows.item, "properties": {row["name"]: row["value"] for row in rows.properties}}
+            for rows in batch
+        ]
+    else:
+        items = [rows.item for rows in batch]
+        tables.append((ItemPropertyRow, "properties"))
+    session.execute(insert(ItemRow), items)
+    session.execute(insert(ItemDocumentRow), [rows.document for rows in batch])
+    for table, field_name in tables:
         values = [row for rows in batch for row in getattr(rows, field_name)]
         if values:
             session.execute(insert(table), values)
 
 
-def _clause_sql(clause: Clause) -> ColumnElement[bool]:
-    """The SQL of a filter clause (see ``mlops_server.filters.Clause``)."""
+def _clause_sql(clause: Clause, dialect: str) -> ColumnElement[bool]:
+    """The SQL of a filter clause (see ``mlops_server.filters.Clause``) for ``dialect``."""
     if clause.kind == "and":
-        return and_(*(_clause_sql(c) for c in clause.args))
+        return and_(*(_clause_sql(c, dialect) for c in clause.args))
     if clause.kind == "or":
-        return or_(*(_clause_sql(c) for c in clause.args))
+        return or_(*(_clause_sql(c, dialect) for c in clause.args))
     if clause.kind == "not":
-        return not_(_clause_sql(clause.args[0]))
+        return not_(_clause_sql(clause.args[0], dialect))
     if clause.kind == "id":
         return ItemRow.path == str(clause.args[0])
     if clause.kind == "collection":
@@ -403,6 +429,8 @@ def _clause_sql(clause: Clause) -> ColumnElement[bool]:
             select(ItemCategoryRow.path).where(ItemCategoryRow.category == clause.args[0])
         )
     name, value = clause.args
+    if dialect == "postgresql":  # never NULL there: {} for an item without such properties
+        return type_coerce(ItemRow.properties, JSONB).contains({name: value})
     return ItemRow.path.in_(
         select(ItemPropertyRow.path).where(
             ItemPropertyRow.name == name, ItemPropertyRow.value == value
@@ -637,7 +665,7 @@ class Index:
         if isinstance(predicate, CqlFilter):
             # The filter's SQL part runs in the index; Python checks only what is left.
             if predicate.prefilter is not None:
-                conditions.append(_clause_sql(predicate.prefilter))
+                conditions.append(_clause_sql(predicate.prefilter, self.engine.dialect.name))
             if predicate.exact:
                 predicate = None
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from mlops_server.filters import parse_filter
-from mlops_server.index import Index, IndexQuery
+from mlops_server.index import Index, IndexQuery, ItemRow, _clause_sql
 from mlops_server.settings import load_settings
 from mlops_server.sources.base import Project, ProjectFile
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -171,6 +172,61 @@ def test_filters_run_in_sql_with_the_predicate_meaning(index: Index, cql2: str) 
             expected.add(each.path)
     assert found == expected
     assert predicate.exact == ("epochs" not in cql2 and "<>" not in cql2)
+
+
+def test_property_filters_follow_upserts_and_removals(index: Index) -> None:
+    # Given a pytorch model and a jax model
+    settings = load_settings()
+    first, second = (
+        _with_front_matter(n + 1, FILTER_PROJECTS[n][0], "sharinghub:aimodel") for n in (0, 1)
+    )
+    index.rebuild(Source([first, second]), settings)
+    predicate = parse_filter("mlm:framework = 'pytorch'")
+    query = IndexQuery(visibilities=["public"], categories=["ai-model"], predicate=predicate)
+    assert [item.path for item in index.search(query).items] == ["g/p1"]
+    # When the jax model moves to pytorch and the first one is removed
+    index.upsert(_with_front_matter(2, FILTER_PROJECTS[0][0], "sharinghub:aimodel"), settings)
+    index.remove(project_id=1)
+    # Then the filter finds the new value only
+    assert [item.path for item in index.search(query).items] == ["g/p2"]
+    jax = IndexQuery(
+        visibilities=["public"],
+        categories=["ai-model"],
+        predicate=parse_filter("mlm:framework = 'jax'"),
+    )
+    assert index.search(jax).items == []
+
+
+def test_postgres_property_filters_use_the_gin_index(postgres_url: str) -> None:
+    # Given a PostgreSQL index of many models, one in twenty with framework jax
+    index = Index(_own_database(postgres_url, "gin_tests"))
+    settings = load_settings()
+    projects = [
+        _with_front_matter(n, FILTER_PROJECTS[1 if n % 20 == 0 else 0][0], "sharinghub:aimodel")
+        for n in range(1, 2001)
+    ]
+    index.rebuild(Source(projects), settings)
+    try:
+        # When the planner is asked how it runs a jax filter
+        predicate = parse_filter("mlm:framework = 'jax'")
+        assert predicate is not None
+        assert predicate.prefilter is not None
+        condition = _clause_sql(predicate.prefilter, "postgresql")
+        statement = select(ItemRow.path).where(condition)
+        compiled = statement.compile(index.engine)
+        values = {
+            k: json.dumps(v) if isinstance(v, dict) else v for k, v in compiled.params.items()
+        }
+        with index.engine.connect() as connection:
+            explained = connection.exec_driver_sql(f"EXPLAIN {compiled}", values)
+            plan = "\n".join(row[0] for row in explained)
+            found = connection.scalars(statement).all()
+        # Then it reads the GIN index on the properties, and finds the 100 jax models
+        assert "ix_items_properties" in plan
+        assert len(found) == 100
+    finally:
+        index.rebuild(Source([]), settings)
+        index.dispose()
 
 
 def test_box_search_is_exact_for_polygons_on_its_edge(index: Index) -> None:
