@@ -609,7 +609,9 @@ class Index:
 
     def _page(self, session: Session, paths: Sequence[str]) -> list[IndexedItem]:
         by_path = self._load(session, ItemRow.path.in_(paths)) if paths else {}
-        return [by_path[path] for path in paths]
+        # A project removed since its page was chosen (SQLite reads outside a transaction:
+        # each statement sees the last committed index) is left out rather than failing it.
+        return [by_path[path] for path in paths if path in by_path]
 
     def get(self, path: str | None = None, project_id: int | None = None) -> IndexedItem | None:
         """One indexed project by full path or numeric id, whatever its visibility."""
