@@ -304,3 +304,15 @@ def test_count_stops_at_the_limit_and_paging_still_reaches_every_item(
     for offset in (0, 2, 4):
         query = IndexQuery(visibilities=["public"], categories=["dataset"], offset=offset, limit=2)
         assert index.search(query).matched == 5
+        assert index.search(query).more is (offset < 4)
+    # Past the end, a page is empty and still counts (or says it did not)
+    past = IndexQuery(visibilities=["public"], categories=["dataset"], offset=7, limit=2)
+    page = index.search(past)
+    assert (page.items, page.matched, page.more) == ([], 5, False)
+    monkeypatch.setattr("mlops_server.index.COUNT_LIMIT", 3)
+    page = index.search(past)
+    assert (page.items, page.matched, page.more) == ([], None, False)
+    # A search without match counts zero
+    none = IndexQuery(visibilities=["public"], categories=["processor"], limit=2)
+    page = index.search(none)
+    assert (page.items, page.matched, page.more) == ([], 0, False)
