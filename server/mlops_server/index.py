@@ -62,6 +62,7 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy import Index as SqlIndex
 from sqlalchemy.dialects.postgresql import JSONB
@@ -201,6 +202,8 @@ DOCUMENTS = ItemDocumentRow.__table__
 PROPERTIES = ItemPropertyRow.__table__
 CATEGORIES = ItemCategoryRow.__table__
 TOPICS = ItemTopicRow.__table__
+# PostgreSQL: the expression of the GiST index ix_items_box (``&&`` includes touching edges).
+_ITEM_BOX = func.box(func.point(ITEMS.c.minx, ITEMS.c.miny), func.point(ITEMS.c.maxx, ITEMS.c.maxy))
 
 # Bumped when the tables or accelerators change: an index of another layout is recreated.
 LAYOUT = "7"
@@ -815,35 +818,29 @@ class Index:
         None. ``edge_only`` keeps the boxes that cross the box's edge: a box that meets the
         query box without lying inside it meets one of its four sides."""
         qminx, qminy, qmaxx, qmaxy = bounds
+        # The four sides as degenerate boxes: searching the index for each reads only the
+        # boxes on the edge, where a filter on all boxes that meet the query box reads
+        # every box inside it too (most of them, for a large box).
+        sides = (
+            (qminx, qminy, qminx, qmaxy),
+            (qmaxx, qminy, qmaxx, qmaxy),
+            (qminx, qminy, qmaxx, qminy),
+            (qminx, qmaxy, qmaxx, qmaxy),
+        )
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
             # R*Tree boxes are rounded outwards to 32-bit floats: a superset of the matches.
-            edge = or_(
-                RTREE.c.minx < qminx,
-                RTREE.c.maxx > qmaxx,
-                RTREE.c.miny < qminy,
-                RTREE.c.maxy > qmaxy,
-            )
-            return ITEMS.c.project_id.in_(_rtree_ids(bounds, *([edge] if edge_only else [])))
+            if not edge_only:
+                return ITEMS.c.project_id.in_(_rtree_ids(bounds))
+            return ITEMS.c.project_id.in_(union_all(*(_rtree_ids(side) for side in sides)))
         if dialect == "postgresql":
-            # The expression of the GiST index ix_items_box; && includes touching edges.
-            item_box = func.box(
-                func.point(ITEMS.c.minx, ITEMS.c.miny), func.point(ITEMS.c.maxx, ITEMS.c.maxy)
-            )
 
             def overlaps(x1: float, y1: float, x2: float, y2: float) -> Any:
-                return item_box.op("&&")(func.box(func.point(x1, y1), func.point(x2, y2)))
+                return _ITEM_BOX.op("&&")(func.box(func.point(x1, y1), func.point(x2, y2)))
 
             if not edge_only:
                 return overlaps(qminx, qminy, qmaxx, qmaxy)
-            # Four index scans on the sides (degenerate boxes) instead of reading every
-            # candidate's row: most candidates of a large box lie inside it.
-            return or_(
-                overlaps(qminx, qminy, qminx, qmaxy),
-                overlaps(qmaxx, qminy, qmaxx, qmaxy),
-                overlaps(qminx, qminy, qmaxx, qminy),
-                overlaps(qminx, qmaxy, qmaxx, qmaxy),
-            )
+            return or_(*(overlaps(*side) for side in sides))
         return None
 
     def _in_category(self, category: str) -> ColumnElement[bool]:

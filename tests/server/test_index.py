@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import shapely
 from mlops_server.filters import parse_filter
 from mlops_server.index import Index, IndexQuery, ItemRow, _clause_sql
 from mlops_server.settings import load_settings
@@ -240,6 +242,48 @@ def test_box_search_is_exact_for_polygons_on_its_edge(index: Index) -> None:
     # Then only the rectangle is found
     assert [item.path for item in page.items] == ["g/p9"]
     assert page.matched == 1
+
+
+def test_box_search_agrees_with_shapely_around_every_side(index: Index) -> None:
+    # Given triangles and boxes scattered over and around a box: inside it, across one or
+    # two of its sides, around a corner, outside it with a bbox that meets it
+    rng = random.Random(3)
+    shapes = []
+    for n in range(200):
+        if n < 120:  # around a corner of (0, 0, 10, 10), where a bbox meets it most often
+            cx, cy = rng.choice([0.0, 10.0]), rng.choice([0.0, 10.0])
+            x, y = cx - rng.uniform(0.2, 3), cy - rng.uniform(0.2, 3)
+        else:
+            x, y = rng.uniform(-4, 14), rng.uniform(-4, 14)
+        w, h = rng.uniform(0.5, 6), rng.uniform(0.5, 6)
+        corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+        if rng.random() < 0.7:  # a triangle: its box minus one corner, any of the four
+            del corners[rng.randrange(4)]
+            shapes.append(shapely.Polygon(corners))
+        else:
+            shapes.append(shapely.box(x, y, x + w, y + h))
+    settings = load_settings()
+    projects = [
+        _with_front_matter(n + 1, f"extent:\n  spatial: '{shape.wkt}'\n", "sharinghub:dataset")
+        for n, shape in enumerate(shapes)
+    ]
+    index.rebuild(Source(projects), settings)
+    for bbox in [(0.0, 0.0, 10.0, 10.0), (2.5, -1.0, 7.5, 3.0), (-3.0, 8.0, 1.0, 12.0)]:
+        # When searching the box
+        query = IndexQuery(visibilities=["public"], categories=["dataset"], bbox=bbox, limit=200)
+        found = {item.path for item in index.search(query).items}
+        # Then the items are exactly the shapes that intersect it (edges included)
+        expected = {
+            f"g/p{n + 1}" for n, shape in enumerate(shapes) if shape.intersects(shapely.box(*bbox))
+        }
+        assert found == expected
+        # (and the case is not trivial: some shapes' bboxes meet the box, not their shapes)
+        box_hits = {
+            f"g/p{n + 1}"
+            for n, shape in enumerate(shapes)
+            if shapely.box(*shape.bounds).intersects(shapely.box(*bbox))
+        }
+        assert box_hits - expected
 
 
 def _placed(project_id: int, box: str, title: str) -> Project:
