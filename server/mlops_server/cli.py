@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between full re-syncs of the source (default: 300 for GitLab, "
         "0 = never for a local store)",
     )
+    serve.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="re-index a local store's projects as their files change (default: on)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -176,10 +182,14 @@ def _serve(args: argparse.Namespace) -> int:
             gitlab_url=args.gitlab_url,
         )
     except (OSError, ValueError) as error:
-        print(f"mlops-server: bad configuration: {error}", file=sys.stderr)
+        message = str(error)
+        if args.config is not None and str(args.config) not in message:
+            message = f"{args.config}: {message}"
+        print(f"mlops-server: bad configuration: {message}", file=sys.stderr)
         return EXIT_USAGE
     source: ProjectSource
-    cleanups: list[Callable[[], None]] = []
+    cleanups: list[Callable[[], None]] = []  # after the index is closed
+    stop_first: list[Callable[[], None]] = []  # before
     if args.projects is not None:
         store: Path = args.projects
         source = LocalProjectSource(store)
@@ -211,6 +221,10 @@ def _serve(args: argparse.Namespace) -> int:
     log.info("indexed %d projects from %s in %.2fs", count, where, time.perf_counter() - started)
     if interval > 0:
         _periodic_sync(index, source, settings, interval)
+    if isinstance(source, LocalProjectSource) and args.watch:
+        from mlops_server.watch import StoreWatcher
+
+        stop_first.append(StoreWatcher(index, source, settings).start().stop)
     app = create_app(
         settings,
         source,
@@ -232,12 +246,16 @@ def _serve(args: argparse.Namespace) -> int:
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await super().shutdown(sockets)
             # uvicorn re-raises SIGTERM/SIGINT after shutdown, so atexit would never run.
+            for stop in stop_first:
+                stop()
             index.dispose()
             for cleanup in cleanups:
                 cleanup()
 
     server = Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
     server.run()
+    for stop in stop_first:
+        stop()
     index.dispose()
     return 0 if server.started else 1
 

@@ -21,19 +21,21 @@ def config_document(settings: Settings, base_url: str) -> dict[str, Any]:
         categories[category.id] = entry
     root = dict(settings.root.extra)
     root["locales"] = settings.root.locales
+    ui = settings.ui
     return {
         "auth": "oauth2" if settings.oauth is not None else "token",
         "store": settings.store.mode if settings.store is not None else None,
         "gitlab": {"url": settings.gitlab_url},
-        "jupyterlab": {"url": None},
+        "jupyterlab": ui.get("jupyterlab", {"url": None}),
         "mlflow": {"type": settings.mlflow_type, "url": mlflow_url},
-        "docs": {"url": None},
-        "spaces": {},
+        "docs": ui.get("docs", {"url": None}),
+        "spaces": ui.get("spaces", {}),
         "root": root,
         "categories": categories,
-        "external_urls": [],
-        "default_tags": {},
-        "wizard": {"url": None},
+        "external_urls": ui.get("external_urls", []),
+        **({"alert_info": ui["alert_info"]} if "alert_info" in ui else {}),
+        "default_tags": ui.get("default_tags", {}),
+        "wizard": ui.get("wizard", {"url": None}),
         # Not in upstream's document: tells clients what this server adds, so they need not
         # fall back to upstream's limits (one collection per search, before/after cursors only).
         "mlops_server": {

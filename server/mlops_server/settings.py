@@ -14,6 +14,7 @@ their knowledge over. ``--config FILE`` may also be an upstream SharingHub YAML 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+log = logging.getLogger("mlops_server")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     store: StoreSettings | None = None
     allowed_origins: tuple[str, ...] = ()
+    #: What ``/api/config/`` tells the UI beyond the catalog (``jupyterlab``, ``docs``,
+    #: ``wizard``, ``spaces``, ``external_urls``, ``default_tags``, ``alert_info``).
+    ui: dict[str, Any] = field(default_factory=dict)
 
     def category(self, category_id: str) -> Category | None:
         for category in self.categories:
@@ -146,43 +152,106 @@ class Settings:
 _TEXT_KEYS = ("title", "description")
 
 
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    """``value`` as a dict (None is empty), or a ValueError naming the config key."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected a mapping, got {_kind(value)}")
+    return value
+
+
 def _split_texts(
-    raw: dict[str, Any], default_title: str
+    raw: dict[str, Any], default_title: str, where: str
 ) -> tuple[str, str, dict[str, Any], dict[str, dict[str, str]]]:
     title = str(raw.get("title", default_title))
     description = str(raw.get("description", ""))
     locales: dict[str, dict[str, str]] = {"en": {"title": title, "description": description}}
-    for lang, texts in (raw.get("locales") or {}).items():
-        locales[str(lang)] = {k: str(v) for k, v in dict(texts).items()}
+    for lang, texts in _mapping(raw.get("locales"), f"{where}.locales").items():
+        texts = _mapping(texts, f"{where}.locales.{lang}")
+        locales[str(lang)] = {k: str(v) for k, v in texts.items()}
     extra = {k: v for k, v in raw.items() if k not in (*_TEXT_KEYS, "locales", "id", "name")}
     return title, description, extra, locales
 
 
-def _parse_categories(raw: list[dict[str, Any]]) -> tuple[Category, ...]:
-    categories = []
-    for entry in raw:
-        for cid, body in entry.items():
-            body = dict(body or {})
-            title, description, extra, locales = _split_texts(body, str(cid))
-            topic = extra.pop("gitlab_topic", f"sharinghub:{cid}")
-            features = {str(k): str(v) for k, v in (extra.pop("features", None) or {}).items()}
-            assets = list(extra.pop("assets", None) or [])
-            extensions = extra.pop("extensions", None) or {}
-            if not isinstance(extensions, dict):
-                raise ValueError(f"category {cid}: extensions must map a prefix to a schema URL")
-            categories.append(
-                Category(
-                    id=str(cid),
-                    title=title,
-                    description=description,
-                    gitlab_topic=str(topic),
-                    features=features,
-                    assets=assets,
-                    extra=extra,
-                    locales=locales,
-                    extensions={str(k): str(v) for k, v in extensions.items()},
-                )
+def _category_entries(raw: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(id, body)`` pairs of upstream's list of single-key mappings (``- ai-model: {...}``).
+
+    A plain mapping ``{ai-model: {...}}`` is accepted too, in its order.
+    """
+    if raw is None:
+        return []
+    if isinstance(raw, dict):
+        raw = [{key: value} for key, value in raw.items()]
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: expected a list of '- <id>: {{...}}' entries, got {_kind(raw)}")
+    entries = []
+    for position, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not entry:
+            raise ValueError(
+                f"{where}[{position}]: expected a '<id>: {{title: ..., gitlab_topic: ...}}' "
+                f"mapping, got {_kind(entry)}"
             )
+        for cid, body in entry.items():
+            entries.append((str(cid), _mapping(body, f"{where}.{cid}")))
+    return entries
+
+
+def _parse_categories(
+    entries: list[tuple[str, dict[str, Any]]],
+    where: str,
+    defaults: tuple[Category, ...] = (),
+) -> tuple[Category, ...]:
+    """Categories from config entries.
+
+    A category that declares no ``extensions`` inherits those of the packaged category with
+    the same id or GitLab topic: an upstream config (which has no per-category extensions)
+    still flattens ``mlm:`` front matter of models. ``extensions: {}`` opts out.
+    """
+    categories = []
+    seen: set[str] = set()
+    for cid, body in entries:
+        here = f"{where}.{cid}"
+        if cid in seen:
+            raise ValueError(f"{here}: category declared twice")
+        seen.add(cid)
+        body = dict(body)
+        title, description, extra, locales = _split_texts(body, cid, here)
+        topic = str(extra.pop("gitlab_topic", f"sharinghub:{cid}"))
+        features = _mapping(extra.pop("features", None), f"{here}.features")
+        assets = extra.pop("assets", None) or []
+        if not isinstance(assets, list):
+            raise ValueError(f"{here}.assets: expected a list of globs or asset rules")
+        if "extensions" in extra:
+            extensions = extra.pop("extensions")
+            if extensions is not None and not isinstance(extensions, dict):
+                raise ValueError(
+                    f"{here}.extensions: expected a mapping of prefix to schema URL, "
+                    f"got {_kind(extensions)}"
+                )
+            extensions = extensions or {}
+        else:
+            inherited = [d for d in defaults if d.id == cid or d.gitlab_topic == topic]
+            extensions = dict(inherited[0].extensions) if inherited else {}
+        categories.append(
+            Category(
+                id=cid,
+                title=title,
+                description=description,
+                gitlab_topic=topic,
+                features={str(k): str(v) for k, v in features.items()},
+                assets=list(assets),
+                extra=extra,
+                locales=locales,
+                extensions={str(k): str(v) for k, v in extensions.items()},
+            )
+        )
     return tuple(categories)
 
 
@@ -192,14 +261,54 @@ def _truthy(value: Any) -> bool:
 
 def _from_upstream(raw: dict[str, Any]) -> dict[str, Any]:
     """Reshape an upstream SharingHub config into this server's catalog shape."""
-    stac = dict(raw.get("stac") or {})
-    shaped: dict[str, Any] = {
-        "root": stac.get("root") or {},
-        "categories": stac.get("categories") or [],
-        "extensions": stac.get("extensions") or {},
-        "search": {"page-size": (stac.get("search") or {}).get("page-size", 12)},
+    stac = _mapping(raw.get("stac"), "stac")
+    search = _mapping(stac.get("search"), "stac.search")
+    return {
+        "root": _mapping(stac.get("root"), "stac.root"),
+        "categories": stac.get("categories"),
+        "extensions": _mapping(stac.get("extensions"), "stac.extensions"),
+        "search": {"page-size": search["page-size"]} if "page-size" in search else {},
     }
-    return shaped
+
+
+# Top-level keys of upstream's file and of this server's own shape; others are reported.
+_KNOWN_KEYS = frozenset(
+    (
+        *("server", "checker", "services", "gitlab", "s3", "jupyterlab", "mlflow", "docs"),
+        *("spaces", "stac", "tags", "alerts", "external-urls", "wizard"),
+        *("root", "categories", "extensions", "search", "providers"),
+    )
+)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a YAML mapping at the top, got {_kind(loaded)}")
+    for key in loaded:
+        if key not in _KNOWN_KEYS:
+            log.warning("%s: unknown top-level key %r is ignored", path, key)
+    return loaded
+
+
+def _positive_int(value: Any, where: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{where}: expected a number of at least 1, got {number}")
+    return number
 
 
 def _pick(env: Mapping[str, str], name: str, section: Mapping[str, Any], key: str) -> Any:
@@ -209,7 +318,7 @@ def _pick(env: Mapping[str, str], name: str, section: Mapping[str, Any], key: st
 
 
 def _oauth(env: Mapping[str, str], gitlab: Mapping[str, Any]) -> OAuthSettings | None:
-    oauth = dict(gitlab.get("oauth") or {})
+    oauth = _mapping(gitlab.get("oauth"), "gitlab.oauth")
     # Upstream nests the client under gitlab.oauth; accept it directly under gitlab too.
     client_id = _pick(env, "GITLAB_OAUTH_CLIENT_ID", oauth, "client-id") or gitlab.get("client-id")
     secret = _pick(env, "GITLAB_OAUTH_CLIENT_SECRET", oauth, "client-secret") or gitlab.get(
@@ -224,7 +333,7 @@ def _oauth(env: Mapping[str, str], gitlab: Mapping[str, Any]) -> OAuthSettings |
 
 
 def _session(env: Mapping[str, str], server: Mapping[str, Any]) -> SessionSettings:
-    session = dict(server.get("session") or {})
+    session = _mapping(server.get("session"), "server.session")
     secret = _pick(env, "SESSION_SECRET_KEY", session, "secret-key")
     if not secret:  # upstream also reads <SECRET_DIR>/sessionSecretKey
         secret_file = Path(env.get("SECRET_DIR") or "/var/lib/secret") / "sessionSecretKey"
@@ -244,9 +353,9 @@ _STORE_ROLES = {"reporter": 2, "developer": 3}
 
 
 def _store(env: Mapping[str, str], raw: Mapping[str, Any]) -> StoreSettings | None:
-    services = dict(raw.get("services") or {})
-    store = dict(services.get("store") or {})
-    s3 = dict(raw.get("s3") or {})
+    services = _mapping(raw.get("services"), "services")
+    store = _mapping(services.get("store"), "services.store")
+    s3 = _mapping(raw.get("s3"), "s3")
     mode = env.get("STORE_MODE") or store.get("mode") or ("http" if s3.get("enable") else None)
     if not mode:
         return None
@@ -274,6 +383,37 @@ def _store(env: Mapping[str, str], raw: Mapping[str, Any]) -> StoreSettings | No
         read_level=_STORE_ROLES[read],
         download=download,
     )
+
+
+def _ui(env: Mapping[str, str], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The UI-only keys of an upstream config, in ``/api/config/``'s shape."""
+
+    def url(env_name: str, *sections: str) -> str | None:
+        """The env variable, else ``<section>.url`` of the first section that has one."""
+        if env.get(env_name):
+            return env[env_name]
+        for dotted in sections:
+            node: Any = raw
+            for part in dotted.split("."):
+                node = _mapping(node, dotted).get(part)
+            if _mapping(node, dotted).get("url"):
+                return str(node["url"])
+        return None
+
+    external = raw.get("external-urls") or []
+    if not isinstance(external, list):
+        raise ValueError(f"external-urls: expected a list, got {_kind(external)}")
+    ui: dict[str, Any] = {
+        "jupyterlab": {"url": url("JUPYTERLAB_URL", "jupyterlab")},
+        "docs": {"url": url("DOCS_URL", "docs")},
+        "spaces": _mapping(raw.get("spaces"), "spaces"),
+        "external_urls": external,
+        "default_tags": _mapping(raw.get("tags"), "tags"),
+        "wizard": {"url": url("WIZARD_URL", "services.wizard", "wizard")},
+    }
+    if raw.get("alerts"):
+        ui["alert_info"] = _mapping(raw.get("alerts"), "alerts")
+    return ui
 
 
 def _origins(env: Mapping[str, str], server: Mapping[str, Any]) -> tuple[str, ...]:
@@ -308,46 +448,54 @@ def load_settings(
         env = os.environ if (config_path is not None or gitlab_url) else {}
     packaged = resources.files("mlops_server").joinpath("config.yaml").read_text("utf-8")
     raw: dict[str, Any] = yaml.safe_load(packaged) or {}
+    defaults = _parse_categories(_category_entries(raw.get("categories"), "categories"), "")
     upstream: dict[str, Any] = {}
+    prefix = ""  # where the catalog keys sit in the file, for error messages
     if config_path is not None:
-        loaded = yaml.safe_load(config_path.read_text("utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{config_path}: expected a YAML mapping")
+        loaded = _read_yaml(config_path)
         if "stac" in loaded or "gitlab" in loaded:
             upstream = loaded
             loaded = {k: v for k, v in _from_upstream(loaded).items() if v}
+            prefix = "stac."
         raw = {**raw, **loaded}
-    gitlab = dict(upstream.get("gitlab") or {})
-    mlflow = dict(upstream.get("mlflow") or {})
-    oauth = dict(gitlab.get("oauth") or {})
-    server = dict(upstream.get("server") or {})
+    gitlab = _mapping(upstream.get("gitlab"), "gitlab")
+    mlflow = _mapping(upstream.get("mlflow"), "mlflow")
+    oauth = _mapping(gitlab.get("oauth"), "gitlab.oauth")
+    server = _mapping(upstream.get("server"), "server")
     gitlab_url = gitlab_url or env.get("GITLAB_URL") or gitlab.get("url")
     allow_public = _truthy(env.get("GITLAB_ALLOW_PUBLIC", gitlab.get("allow-public", False)))
     default_token = env.get("GITLAB_OAUTH_DEFAULT_TOKEN") or oauth.get("default-token")
     mlflow_url = mlflow_url or env.get("MLFLOW_URL") or mlflow.get("url")
     mlflow_type = env.get("MLFLOW_TYPE") or mlflow.get("type") or "mlflow-sharinghub"
-    root_raw = dict(raw.get("root") or {})
-    title, description, extra, locales = _split_texts(root_raw, "MLOps catalog")
+    root_raw = _mapping(raw.get("root"), f"{prefix}root")
+    title, description, extra, locales = _split_texts(root_raw, "MLOps catalog", f"{prefix}root")
     root = RootConfig(
-        id=str(root_raw.get("id", "mlops")),
+        id=str(root_raw.get("id") or "gitlab-cs"),
         title=title,
         description=description,
         extra=extra,
         locales=locales,
     )
-    search = dict(raw.get("search") or {})
+    search = dict(_mapping(raw.get("search"), f"{prefix}search"))
     if env.get("STAC_SEARCH_PAGE_DEFAULT_SIZE"):
         search["page-size"] = env["STAC_SEARCH_PAGE_DEFAULT_SIZE"]
-    providers = raw.get("providers") or {}
+    providers = _mapping(raw.get("providers"), "providers")
     host_name = str(providers.get("host-name", "jupyter-mlops local store"))
     if gitlab_url:
         host_name = f"GitLab ({str(gitlab_url).rstrip('/')})"
     return Settings(
         root=root,
-        categories=_parse_categories(list(raw.get("categories") or [])),
-        extensions={str(k): str(v) for k, v in (raw.get("extensions") or {}).items()},
-        page_size=int(search.get("page-size", 12)),
-        max_page_size=int(search.get("max-page-size", 100)),
+        categories=_parse_categories(
+            _category_entries(raw.get("categories"), f"{prefix}categories"),
+            f"{prefix}categories",
+            defaults,
+        ),
+        extensions={
+            str(k): str(v)
+            for k, v in _mapping(raw.get("extensions"), f"{prefix}extensions").items()
+        },
+        page_size=_positive_int(search.get("page-size", 12), f"{prefix}search.page-size"),
+        max_page_size=_positive_int(search.get("max-page-size", 100), "search.max-page-size"),
         host_provider_name=host_name,
         mlflow_url=str(mlflow_url).rstrip("/") if mlflow_url else None,
         mlflow_type=str(mlflow_type),
@@ -359,4 +507,5 @@ def load_settings(
         session=_session(env, server),
         store=_store(env, upstream),
         allowed_origins=_origins(env, server),
+        ui=_ui(env, upstream),
     )

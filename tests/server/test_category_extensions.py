@@ -105,5 +105,5 @@ def test_a_malformed_category_extensions_entry_is_a_clear_error(tmp_path: Path) 
     config.write_text("categories:\n  - processor:\n      extensions: [mlm]\n")
 
     # When / Then
-    with pytest.raises(ValueError, match="category processor: extensions"):
+    with pytest.raises(ValueError, match=r"categories\.processor\.extensions: expected a mapping"):
         load_settings(config)

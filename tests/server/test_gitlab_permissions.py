@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -238,7 +239,21 @@ def test_gitlab_items_map_the_readme_front_matter(
     assert item["properties"]["title"] == "Public model"
     assert item["bbox"] == [-66.0, -15.0, -64.0, -13.0]
     assert item["properties"]["keywords"] == ["flood"]
-    assert {"name": f"GitLab ({gitlab.url})", "roles": ["host"]} in item["properties"]["providers"]
+    # And GitLab's own project page, names and namespace are used as upstream does
+    web = f"{gitlab.url}/{path}"
+    namespace = path.split("/")[0]
+    assert item["properties"]["providers"] == [
+        {"name": f"GitLab ({gitlab.url})", "roles": ["host"], "url": web},
+        {"name": namespace, "roles": ["producer"], "url": f"{gitlab.url}/{namespace}"},
+    ]
+    project = httpx.get(f"{gitlab.url}/api/v4/projects/{quote(path, safe='')}").json()
+    assert item["properties"]["sharinghub:name"] == project["name_with_namespace"]
+    assert {
+        "rel": "bug_tracker",
+        "type": "text/html",
+        "href": f"{web}/issues",
+        "title": "Bug Tracker",
+    } in item["links"]
     assert item["assets"]["weights.bin"]["href"] == (
         f"{gitlab_url}/api/download/{path}/repository/weights.bin?ref=main"
     )

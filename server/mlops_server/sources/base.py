@@ -30,6 +30,10 @@ class Project:
     files: tuple[str, ...] = field(default_factory=tuple)
     # None when the source cannot tell; then the file list decides (upstream rule).
     dvc_initialized: bool | None = None
+    #: The project's page (GitLab ``web_url``); None for a local store.
+    web_url: str | None = None
+    #: GitLab's ``name_with_namespace`` ("Group / Project"); None: built from the path.
+    name_with_namespace: str | None = None
 
     @property
     def namespace(self) -> str:

@@ -179,6 +179,8 @@ class GitLabSource:
             star_count=int(data.get("star_count") or 0),
             readme=readme,
             files=tuple(files),
+            web_url=str(data["web_url"]).rstrip("/") if data.get("web_url") else None,
+            name_with_namespace=str(data.get("name_with_namespace") or "") or None,
         )
 
     def _files(self, project_id: int, ref: str) -> list[str]:

@@ -42,10 +42,13 @@ def resolve_href(href: str, project_path: str, ref: str, collection_ids: set[str
     """
     prefix, plus, rest = href.partition("+")
     if plus and prefix in collection_ids and urlsplit(rest).scheme in ("http", "https"):
-        return item_href(prefix, urlsplit(rest).path.strip("/"))
+        target = urlsplit(rest)
+        query = f"?{target.query}" if target.query else ""
+        return item_href(prefix, target.path.strip("/")) + query
     if is_local_path(href):
         path = urlsplit(href).path if href.startswith("file:") else href
-        path = path.lstrip("./") if path.startswith("./") else path
+        while path.startswith("./"):  # `./.dvc/config` keeps its own dot
+            path = path[2:]
         return download_href(project_path, path.lstrip("/"), ref)
     return href
 

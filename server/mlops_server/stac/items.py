@@ -77,6 +77,13 @@ for _ext, _type in {
 _PREVIEW_IMAGE = re.compile(r"!\[\s*preview\s*\]\(\s*([^)\s]+)[^)]*\)", re.IGNORECASE)
 _PREVIEW_FILES = ("preview.png", "preview.jpg", "preview.jpeg")
 
+# DOIs cited in a README: Markdown links to doi.org first, else the first bare doi.org URL.
+_DOI = r"https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/[^\s<>\"'()\[\]]+(?:\([^\s()]*\))?)"
+_DOI_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?" + _DOI + r">?(?:\s+\"[^\"]*\")?\s*\)", re.I)
+_DOI_URL = re.compile(_DOI, re.I)
+_DOI_PREFIX = re.compile(r"^\s*doi\s*:\s*", re.I)
+SCIENTIFIC_SCHEMA = "https://stac-extensions.github.io/scientific/v1.0.0/schema.json"
+
 
 @dataclass
 class BuiltItem:
@@ -218,10 +225,18 @@ class _Builder:
             self.warn("providers: expected a list of provider objects")
         roles = {r for p in providers for r in (p.get("roles") or []) if isinstance(r, str)}
         if "host" not in roles:
-            providers.append({"name": self.settings.host_provider_name, "roles": ["host"]})
+            host: dict[str, Any] = {"name": self.settings.host_provider_name, "roles": ["host"]}
+            if self.project.web_url:
+                host["url"] = self.project.web_url
+            providers.append(host)
         if "producer" not in roles:
-            producer = self.project.path.split("/", 1)[0]
-            providers.append({"name": producer, "roles": ["producer"]})
+            producer: dict[str, Any] = {
+                "name": self.project.path.split("/", 1)[0],
+                "roles": ["producer"],
+            }
+            if self.settings.gitlab_url:
+                producer["url"] = f"{self.settings.gitlab_url}/{producer['name']}"
+            providers.append(producer)
         return providers
 
     def extension_schemas(self) -> dict[str, str]:
@@ -264,9 +279,10 @@ class _Builder:
             dvc = project.dvc_initialized
         else:
             dvc = not project.files or any(f.startswith(".dvc/") for f in project.files)
+        name = project.name_with_namespace or " / ".join([*namespace, project.name])
         values: dict[str, Any] = {
             "sharinghub:id": project.id,
-            "sharinghub:name": " / ".join([*namespace, project.name]),
+            "sharinghub:name": name,
             "sharinghub:path": project.path,
             "sharinghub:stars": project.star_count,
             "sharinghub:default-branch": project.default_branch,
@@ -293,10 +309,39 @@ class _Builder:
         href = self.href(url) if url else f"https://spdx.org/licenses/{license_id}.html"
         return license_id, {"rel": "license", "href": href, "title": f"License {license_id}"}
 
+    def citations(self) -> dict[str, Any]:
+        """``sci:*`` properties of the DOIs the README cites (upstream's automatic ``sci``).
+
+        The first Markdown link to doi.org gives ``sci:doi`` and ``sci:citation`` (the link
+        text without a ``DOI:`` prefix), later ones ``sci:publications``; without links, the
+        first bare doi.org URL gives ``sci:doi`` and an empty citation.
+        """
+        cited = [
+            (doi.rstrip(".,;:"), _DOI_PREFIX.sub("", text).strip())
+            for text, doi in _DOI_LINK.findall(self.body)
+        ]
+        if not cited:
+            bare = _DOI_URL.search(self.body)
+            return {"sci:doi": bare.group(1).rstrip(".,;:"), "sci:citation": ""} if bare else {}
+        (doi, citation), *others = cited
+        properties: dict[str, Any] = {"sci:doi": doi, "sci:citation": citation}
+        if others:
+            properties["sci:publications"] = [{"doi": d, "citation": c} for d, c in others]
+        return properties
+
     # -- links and assets ----------------------------------------------------------------
 
     def links(self) -> list[dict[str, Any]]:
         links: list[dict[str, Any]] = []
+        if self.project.web_url:
+            links.append(
+                {
+                    "rel": "bug_tracker",
+                    "type": "text/html",
+                    "href": f"{self.project.web_url}/issues",
+                    "title": "Bug Tracker",
+                }
+            )
         extra = self.meta.get("links")
         if isinstance(extra, list):
             for link in extra:
@@ -448,6 +493,13 @@ class _Builder:
             properties[key] = _jsonable(value)
         extension_properties, stac_extensions = self.extensions()
         properties.update(extension_properties)
+        citations = self.citations()  # a README DOI wins over front matter sci.doi
+        properties.update(citations)
+        doi = properties.get("sci:doi")
+        if citations or isinstance(doi, str):
+            sci_schema = self.extension_schemas().get("sci", SCIENTIFIC_SCHEMA)
+            if sci_schema not in stac_extensions:
+                stac_extensions.append(sci_schema)
         properties.update(self.sharinghub())
         license_id, license_link = self.license()
         if license_id:
@@ -482,6 +534,9 @@ class _Builder:
                     "title": "MLflow - Tracking URI",
                 }
             )
+
+        if isinstance(doi, str) and doi:
+            links.append({"rel": "cite-as", "href": f"https://doi.org/{doi}"})
 
         title = properties.get("title")
         if not isinstance(title, str):
