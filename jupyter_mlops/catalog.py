@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -95,24 +96,43 @@ def scrub_href(href: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
+# A URL inside prose: Markdown `![x](url)`, HTML `src="url"`, or bare.
+_URL_IN_TEXT = re.compile(r"""https?://[^\s"'<>()\[\]]+""")
+
+
+def scrub_text(text: str) -> str:
+    """Remove credential parameters from the URLs inside a text (upstream SharingHub puts
+    ``gitlab_token`` into the README image URLs of an item's description); prose that only
+    mentions a parameter name is kept."""
+    if "?" not in text or not any(name in unquote(text).lower() for name in SECRET_PARAMETERS):
+        return text
+    return _URL_IN_TEXT.sub(lambda match: scrub_href(match.group(0)), text)
+
+
 def scrub_document(document: Any) -> Any:
-    """Return a copy of a STAC/JSON document with every ``href`` scrubbed of credentials."""
+    """Return a copy of a STAC/JSON document with every ``href``, and every URL inside other
+    strings, scrubbed of credentials."""
     if isinstance(document, dict):
-        return {
-            key: scrub_href(value)
-            if key == "href" and isinstance(value, str)
-            else scrub_document(value)
-            for key, value in document.items()
-        }
+        return {key: _scrub_value(key, value) for key, value in document.items()}
     if isinstance(document, list):
         return [scrub_document(value) for value in document]
+    if isinstance(document, str):
+        return scrub_text(document)
     return document
 
 
+def _scrub_value(key: str, value: Any) -> Any:
+    if key == "href" and isinstance(value, str):
+        return scrub_href(value)
+    return scrub_document(value)
+
+
 def _scrub_object(node: dict[str, Any]) -> dict[str, Any]:
-    href = node.get("href")
-    if isinstance(href, str) and "?" in href:
-        node["href"] = scrub_href(href)
+    for key, value in node.items():
+        if isinstance(value, str) and "?" in value:
+            node[key] = scrub_href(value) if key == "href" else scrub_text(value)
+        elif isinstance(value, list):
+            node[key] = [scrub_text(v) if isinstance(v, str) else v for v in value]
     return node
 
 

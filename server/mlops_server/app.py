@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import quote, urlencode
@@ -120,6 +122,29 @@ class Catalog:
         self.source = source
         self.index = index
         self.policy = policy
+        self._resync_pending = threading.Event()
+
+    def resync_later(self, reason: str) -> bool:
+        """Re-sync the whole source in a background thread; False when one is already waiting
+        to start (it will read the source after this call anyway)."""
+        if self._resync_pending.is_set():
+            return False
+        self._resync_pending.set()
+
+        def run() -> None:
+            self._resync_pending.clear()  # events from now on need a later re-sync
+            started = time.perf_counter()
+            try:
+                count = self.index.rebuild(self.source, self.settings)
+            except Exception:
+                log.exception("%s: re-sync failed; keeping the current index", reason)
+                return
+            log.info(
+                "%s: re-synced %d projects in %.2fs", reason, count, time.perf_counter() - started
+            )
+
+        threading.Thread(target=run, name="mlops-resync", daemon=True).start()
+        return True
 
     def visible(self, caller: Caller, indexed: IndexedItem | None) -> IndexedItem | None:
         if indexed is None or not can_see(caller, indexed.project_id, indexed.visibility):
@@ -569,6 +594,10 @@ def create_app(
     return app
 
 
+#: System hook events that move or delete every project of a group.
+_GROUP_MOVES = frozenset({"group_rename", "group_destroy"})
+
+
 def _event_project(event: dict[str, Any]) -> tuple[int | None, str | None]:
     project = event.get("project") if isinstance(event.get("project"), dict) else {}
     assert isinstance(project, dict)
@@ -588,6 +617,11 @@ def _apply_event(core: Catalog, event: dict[str, Any]) -> dict[str, Any]:
     if name.startswith("user_") or "member" in name:
         core.policy.invalidate()
     project_id, path = _event_project(event)
+    if project_id is None and path is None and name in _GROUP_MOVES:
+        # Every project below the group changed path (or is gone), and GitLab sends no event
+        # per project: re-read them all, after this answer.
+        started = core.resync_later(f"webhook {name} {event.get('full_path', '')}".rstrip())
+        return {"message": f"Event {name}: full re-sync {'started' if started else 'queued'}"}
     if project_id is None and path is None:
         return {"message": f"Ignored event {name or 'unknown'}: no project"}
     key = str(project_id) if project_id is not None else str(path)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -521,6 +522,8 @@ class Index:
     """Item index over an SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
+        #: One full rebuild at a time (periodic sync, group webhooks, a watched local store).
+        self._rebuilding = threading.Lock()
         # Keep as many connections open as requests run at once: past the pool's size, each
         # returned connection was closed and the next request opened (and, on SQLite, set
         # up) a new one; 8 concurrent searches spent about 5% of their time on that.
@@ -537,6 +540,10 @@ class Index:
 
     def rebuild(self, source: ProjectSource, settings: Settings) -> int:
         """Replace the whole index with the projects of the source; return their count."""
+        with self._rebuilding:
+            return self._rebuild(source, settings)
+
+    def _rebuild(self, source: ProjectSource, settings: Settings) -> int:
         count = 0
         with Session(self.engine) as session, session.begin():
             for table in (ItemPropertyRow, ItemTopicRow, ItemCategoryRow, ItemDocumentRow):

@@ -53,6 +53,27 @@ def test_scrub_document_walks_links_and_assets() -> None:
     assert feature["properties"]["description"] == "keep ?gitlab_token=text in prose"
 
 
+def test_urls_inside_descriptions_lose_their_credentials_too() -> None:
+    # Given: upstream's full-mode description, whose README images carry the token
+    body = (
+        '{"properties": {"description": "# M\\n![Logo](https://sh/api/download/g/p/repository/'
+        'logo.png?ref=main&cache=300&gitlab_token=glpat-SECRET) <img src=\\"https://sh/x.png?'
+        'GITLAB_TOKEN=glpat-SECRET&ref=main\\"> mention ?gitlab_token=text"},'
+        ' "keywords": ["https://sh/k?private_token=glpat-SECRET"]}'
+    )
+
+    # When parsed by the proxy's fast path and walked by the client's
+    for clean in (loads_scrubbed(body.encode()), scrub_document(json.loads(body))):
+        # Then no secret is left, the rest of each URL and the prose are
+        text = json.dumps(clean)
+        assert "SECRET" not in text
+        description = clean["properties"]["description"]
+        assert "repository/logo.png?ref=main&cache=300)" in description
+        assert '<img src="https://sh/x.png?ref=main">' in description
+        assert description.endswith("mention ?gitlab_token=text")
+        assert clean["keywords"] == ["https://sh/k"]
+
+
 @pytest.mark.parametrize(
     "query",
     [

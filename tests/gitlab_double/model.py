@@ -372,6 +372,34 @@ class GitLabState:
             del self.projects[project.id]
         self._fire(project, "project_destroy", {})
 
+    def rename_group(self, old_full_path: str, new_path: str) -> None:
+        """Rename a group's path: every project below it moves. GitLab then sends one
+        ``group_rename`` system hook event and none per project."""
+        parent = old_full_path.rpartition("/")[0]
+        new_full_path = f"{parent}/{new_path}" if parent else new_path
+        with self.lock:
+            group_id = 0
+            for group in self.groups.values():
+                if group.path == old_full_path:
+                    group.path, group_id = new_full_path, group.id
+            for project in self.projects.values():
+                if project.path.startswith(f"{old_full_path}/"):
+                    project.path = new_full_path + project.path[len(old_full_path) :]
+        payload = {
+            "event_name": "group_rename",
+            "created_at": datetime.now(UTC).isoformat(),
+            "name": new_path,
+            "path": new_path,
+            "full_path": new_full_path,
+            "group_id": group_id,
+            "old_path": old_full_path.rpartition("/")[2],
+            "old_full_path": old_full_path,
+        }
+        if self.sender is not None:
+            for hook in list(self.hooks):
+                if hook.project is None:
+                    self.sender(hook, "System Hook", payload)
+
     # -- internals -------------------------------------------------------------------------
 
     def _get(self, path: str) -> Project:

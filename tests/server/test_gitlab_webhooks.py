@@ -92,3 +92,24 @@ def test_visibility_change_is_applied_by_a_project_event(
     # Then anonymous callers no longer see it
     assert _item(gitlab_url, path).status_code == 404
     assert WEBHOOK_SECRET not in _item(gitlab_url, path).text
+
+
+def test_a_group_rename_moves_every_project_below_it(gitlab: GitLabDouble, gitlab_url: str) -> None:
+    # Given: two catalogued projects of one group, indexed through their creation events
+    paths = ("rename-me/model-a", "rename-me/sub/model-b")
+    for path in paths:
+        gitlab.state.add_project(
+            Project(path, visibility="public", topics=["sharinghub:dataset"]), notify=True
+        )
+    assert all(_item(gitlab_url, path).status_code == 200 for path in paths)
+
+    # When the group is renamed (GitLab sends a single group_rename system hook event)
+    gitlab.state.rename_group("rename-me", "renamed")
+
+    # Then, once the background re-sync is done, both projects are under the new path only
+    moved = tuple(path.replace("rename-me/", "renamed/") for path in paths)
+    deadline = time.monotonic() + 30
+    while not all(_item(gitlab_url, path).status_code == 200 for path in moved):
+        assert time.monotonic() < deadline, "the renamed group's projects never appeared"
+        time.sleep(0.05)
+    assert [_item(gitlab_url, path).status_code for path in paths] == [404, 404]

@@ -107,6 +107,10 @@ def _item(request: Request, project: dict[str, Any]) -> dict[str, Any]:
         "bbox": project["bbox"],
         "properties": {
             "title": project["name"],
+            # Upstream rewrites README images to its download API, with the token (§3.10).
+            "description": f"# {project['name']}\n\n"
+            f"![Logo]({files}/logo.png?ref=main&cache=300{token_query})\n"
+            f'<img src="{files}/map.png?ref=main{token_query}" alt="map">\n',
             "datetime": "2025-07-01T10:00:00Z",
             "sharinghub:id": project["id"],
             "sharinghub:path": project["path"],

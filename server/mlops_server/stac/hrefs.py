@@ -7,10 +7,17 @@ path prefixes (loopback, a Jupyter proxy, an ingress).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 API = "/api"
+
+# Image sources in Markdown text: `![alt](src "title")` and HTML `src="..."` attributes.
+_IMAGE_SOURCE = re.compile(r"""(!\[[^\]]*\]\(\s*<?|\bsrc\s*=\s*["'])([^\s)>"']+)""")
+# The same places holding one of this server's relative download URLs, once rewritten.
+_RELATIVE_SOURCE = re.compile(r"""(!\[[^\]]*\]\(\s*<?|\bsrc\s*=\s*["'])(?=/api/download/)""")
 
 
 def download_href(project_path: str, file_path: str, ref: str) -> str:
@@ -51,6 +58,19 @@ def resolve_href(href: str, project_path: str, ref: str, collection_ids: set[str
             path = path[2:]
         return download_href(project_path, path.lstrip("/"), ref)
     return href
+
+
+def rewrite_images(text: str, resolve: Callable[[str], str]) -> str:
+    """Pass every image source of a Markdown/HTML text through ``resolve`` (upstream rewrites
+    README images of the full-mode description; plain links are left alone)."""
+    return _IMAGE_SOURCE.sub(lambda match: match.group(1) + resolve(match.group(2)), text)
+
+
+def absolutize_text(text: str, base_url: str) -> str:
+    """Make the server-relative image sources ``rewrite_images`` produced absolute."""
+    if f"{API}/download/" not in text:
+        return text
+    return _RELATIVE_SOURCE.sub(lambda match: match.group(1) + base_url, text)
 
 
 def absolute(href: str, base_url: str) -> str:

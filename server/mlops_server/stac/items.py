@@ -25,10 +25,12 @@ from mlops_server.settings import Category, Settings
 from mlops_server.sources.base import Project
 from mlops_server.stac.hrefs import (
     absolutize_document,
+    absolutize_text,
     collection_href,
     download_href,
     item_href,
     resolve_href,
+    rewrite_images,
 )
 
 STAC_VERSION = "1.0.0"
@@ -473,7 +475,8 @@ class _Builder:
         start, end = self.temporal()
         category_topics = self.settings.category_topics
         keywords = [t for t in project.topics if t not in category_topics]
-        body = re.sub(r"\n{3,}", "\n\n", self.body).strip() or project.description
+        prose = re.sub(r"\n{3,}", "\n\n", self.body).strip() or project.description
+        body = rewrite_images(prose, self.href)
 
         properties: dict[str, Any] = {
             "title": project.name,
@@ -563,7 +566,11 @@ class _Builder:
         item["assets"] = assets
         item = _jsonable(item)
 
-        text_parts = [title, str(properties.get("description", "")), project.path, *keywords]
+        # Free text searches the README as written, not the download URLs of its images.
+        description = properties.get("description")
+        if description == body:
+            description = prose
+        text_parts = [title, str(description or ""), project.path, *keywords]
         return BuiltItem(
             item=item,
             title=title,
@@ -611,7 +618,11 @@ def render_item(
     properties = item["properties"]
     properties["sharinghub:access-level"] = access_level
     for feature, state in category.features.items():
-        properties[f"sharinghub:{feature}"] = state
+        # A front matter `sharinghub:` block wins over the category's flags, as upstream.
+        properties.setdefault(f"sharinghub:{feature}", state)
+    description = properties.get("description")
+    if isinstance(description, str):
+        properties["description"] = absolutize_text(description, base_url)
     own = [
         {"rel": "self", "type": "application/geo+json", "href": item_href(category.id, item["id"])},
         {"rel": "parent", "type": "application/json", "href": collection_href(category.id)},
