@@ -507,7 +507,8 @@ def create_app(
         """Visibility check used by MLflow SharingHub; ``info=true`` returns details."""
         caller = caller_of(request)
         key = project_id_or_path.strip("/")
-        indexed = core.index.get(project_id=int(key)) if key.isdigit() else core.index.get(path=key)
+        numeric = key.isascii() and key.isdigit() and len(key) <= 18  # GitLab ids are bigint
+        indexed = core.index.get(project_id=int(key)) if numeric else core.index.get(path=key)
         indexed = core.visible(caller, indexed)
         if indexed is None:
             raise NotFound(f"Project not found: {project_id_or_path}")

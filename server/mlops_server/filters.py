@@ -10,6 +10,7 @@ parse is a 400 naming the parameter.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,7 +144,13 @@ class _Evaluator:
         if isinstance(node, values.Geometry):
             return shapely.geometry.shape(node.geometry)
         if isinstance(node, values.Envelope):
-            return shapely.geometry.box(node.x1, node.y1, node.x2, node.y2)
+            # pygeofilter fills x1, x2, y1, y2 from CQL2's [minx, miny, maxx, maxy] in order.
+            return shapely.geometry.box(node.x1, node.x2, node.y1, node.y2)
+        if isinstance(node, ast.Function) and node.name.lower() == "bbox":  # cql2-text BBOX()
+            numbers = list(node.arguments)
+            if len(numbers) == 6:
+                numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+            return shapely.geometry.box(*numbers)
         if isinstance(node, ast.Node):
             return self.test(node)
         return node
@@ -300,9 +307,109 @@ def parse_filter(value: Any, language: Any = None) -> CqlFilter | None:
     except Exception as error:  # the parsers raise lark, JSON and value errors alike
         summary = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
         raise BadRequest(f"Parameter 'filter' is not valid CQL2: {summary[:200]}") from None
-    # Unsupported operators must fail now (400), not later in the middle of a search.
-    _Evaluator({"id": "", "properties": {}, "geometry": None}, []).test(tree)
+    # Unsupported operators and ill-typed operands must fail now (400), not in a search.
+    _check(tree)
     return CqlFilter(tree)
+
+
+#: Most predicates and list values a filter may hold (its SQL and evaluation recurse).
+MAX_FILTER_TERMS = 250
+
+_SCALARS = (str, int, float, bool, date, datetime)
+_PREDICATES = (
+    ast.Include,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.Comparison,
+    ast.Between,
+    ast.In,
+    ast.IsNull,
+    ast.Like,
+    ast.SpatialComparisonPredicate,
+    ast.BBox,
+    ast.ArrayPredicate,
+)
+
+
+def _bad(message: str) -> BadRequest:
+    return BadRequest(f"Parameter 'filter': {message}")
+
+
+def _check_operand(node: Any, spatial: bool = False) -> None:
+    """An attribute, a literal of a supported type, or (for spatial ones) a geometry."""
+    if isinstance(node, ast.Attribute):
+        if not isinstance(node.name, str) or not node.name:
+            raise _bad("a property name must be a non-empty string")
+        return
+    if spatial:
+        try:
+            geometry: Any = _Evaluator({}, []).value(node)
+        except Exception:  # shapely and pygeofilter raise many kinds for a bad geometry
+            raise _bad("a spatial operand is not a valid geometry or bbox") from None
+        if not isinstance(geometry, BaseGeometry) or not all(
+            math.isfinite(n) for n in geometry.bounds if not geometry.is_empty
+        ):
+            raise _bad("a spatial operand is not a valid geometry or bbox")
+        return
+    if isinstance(node, list):
+        if not all(isinstance(v, _SCALARS) for v in node):
+            raise _bad("an array may only hold strings, numbers, booleans and timestamps")
+        return
+    if isinstance(node, _PREDICATES):
+        return  # a nested predicate, checked on its own
+    if node is not None and not isinstance(node, _SCALARS):
+        raise _bad(f"unsupported operand {type(node).__name__}")
+
+
+def _check(tree: Any) -> None:
+    """Walk the filter (without recursion) and refuse what evaluation cannot handle."""
+    pending = [tree]
+    terms = 0
+    while pending:
+        node = pending.pop()
+        terms += 1
+        if terms > MAX_FILTER_TERMS:
+            raise _bad(f"more than {MAX_FILTER_TERMS} terms")
+        if isinstance(node, ast.And | ast.Or):
+            pending.extend((node.lhs, node.rhs))
+        elif isinstance(node, ast.Not):
+            pending.append(node.sub_node)
+        elif isinstance(node, ast.Include):
+            continue
+        elif isinstance(node, ast.Comparison | ast.ArrayPredicate):
+            _check_operand(node.lhs)
+            _check_operand(node.rhs)
+        elif isinstance(node, ast.Between):
+            for operand in (node.lhs, node.low, node.high):
+                _check_operand(operand)
+        elif isinstance(node, ast.In):
+            _check_operand(node.lhs)
+            if not isinstance(node.sub_nodes, list):
+                raise _bad("IN needs a list of values")
+            terms += len(node.sub_nodes)
+            if terms > MAX_FILTER_TERMS:
+                raise _bad(f"more than {MAX_FILTER_TERMS} terms")
+            for value in node.sub_nodes:
+                if isinstance(value, list):
+                    raise _bad("IN values must be strings, numbers, booleans or timestamps")
+                _check_operand(value)
+        elif isinstance(node, ast.IsNull):
+            _check_operand(node.lhs)
+        elif isinstance(node, ast.Like):
+            _check_operand(node.lhs)
+            if not isinstance(node.pattern, str):
+                raise _bad("the pattern of LIKE must be a string")
+        elif isinstance(node, ast.SpatialComparisonPredicate):
+            _check_operand(node.lhs, spatial=not isinstance(node.lhs, ast.Attribute))
+            _check_operand(node.rhs, spatial=not isinstance(node.rhs, ast.Attribute))
+        elif isinstance(node, ast.BBox):
+            _check_operand(node.lhs)
+            bounds = (node.minx, node.miny, node.maxx, node.maxy)
+            if not all(isinstance(n, int | float) and math.isfinite(n) for n in bounds):
+                raise _bad("BBOX needs four finite numbers")
+        else:
+            raise _bad(f"unsupported operation {type(node).__name__}")
 
 
 def queryables(base_url: str, collection_id: str | None = None) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import shapely
@@ -110,7 +111,7 @@ def parse_bbox(value: Any, *, json_body: bool = False) -> tuple[float, float, fl
         raise BadRequest("Parameter 'bbox' must be 4 numbers: minx,miny,maxx,maxy") from None
     if len(numbers) == 6:  # 3D bbox: keep the horizontal part
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or any(n != n for n in numbers):
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
         raise BadRequest("Parameter 'bbox' must be 4 numbers: minx,miny,maxx,maxy")
     minx, miny, maxx, maxy = numbers
     if minx > maxx or miny > maxy:
@@ -138,7 +139,10 @@ def _parse_instant(text: str) -> datetime:
     text = text.upper()  # RFC 3339 §5.6 allows lower-case separators; the validator does not
     if not validate_rfc3339(text):
         raise ValueError(text)
-    return datetime.fromisoformat(text)
+    try:  # year 1 at +01:00 or year 9999 at -01:00 has no UTC instant
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(text) from None
 
 
 def parse_datetime(value: Any) -> tuple[datetime | None, datetime | None]:
@@ -180,6 +184,8 @@ def parse_query(value: Any) -> tuple[list[str], list[str]]:
             continue  # flags such as ':starred' mean nothing to an anonymous caller
         else:
             words.extend(term.split())
+    if len(topics) + len(words) > MAX_QUERY_TERMS:
+        raise BadRequest(f"Parameter 'q' has more than {MAX_QUERY_TERMS} terms")
     return topics, words
 
 
@@ -216,6 +222,14 @@ def parse_sortby(value: Any) -> list[tuple[str, bool]]:
     return result
 
 
+#: Paging cursors past this offset are refused (no index holds that many items).
+MAX_OFFSET = 2**31 - 1
+#: Most ``q`` terms (words and ``[topic]``s) and ``ids`` one search may have: each term is a
+#: condition of its own, and SQL engines cap how deep a condition may nest.
+MAX_QUERY_TERMS = 50
+MAX_IDS = 1000
+
+
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
@@ -226,7 +240,7 @@ def decode_cursor(value: str, name: str) -> int:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         kind, _, number = raw.partition(":")
         offset = int(number)
-        if kind != "o" or offset < 0:
+        if kind != "o" or not 0 <= offset <= MAX_OFFSET:
             raise ValueError
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise BadRequest(f"Parameter '{name}' is not a valid paging cursor") from None
@@ -312,6 +326,8 @@ def parse_search(
     else:
         collections = parse_collections(values.get("collections"), settings)
         ids = _as_list(values["ids"], "ids") if values.get("ids") else None
+        if ids is not None and len(ids) > MAX_IDS:
+            raise BadRequest(f"Parameter 'ids' has more than {MAX_IDS} ids")
         topics, words = parse_query(values.get("q"))
         sortby = parse_sortby(values.get("sortby"))
         intersects = parse_intersects(values.get("intersects"))
@@ -325,6 +341,7 @@ def parse_search(
     bbox = parse_bbox(values.get("bbox"), json_body=json_body)
     if bbox is not None and intersects is not None:
         raise BadRequest("Parameters 'bbox' and 'intersects' cannot be used together")
+    fields = parse_fields(values.get("fields"))  # checked before it is echoed in links
     return SearchParams(
         collections=collections,
         limit=limit,
@@ -340,5 +357,5 @@ def parse_search(
         echo=_echo(values, names),
         predicate=predicate,
         mode=parse_mode(values.get("mode")),
-        fields=parse_fields(values.get("fields")),
+        fields=fields,
     )
