@@ -14,7 +14,8 @@ the token itself.
 GitLab's rules, applied to the index:
 
 - public projects: everyone who got past token resolution (public mode included);
-- internal projects: any authenticated user;
+- internal projects: any authenticated user, except external users (GitLab's ``external``
+  flag), who see the internal projects they are members of only;
 - private projects: members (any role) and administrators.
 
 Access levels follow upstream's check API (reference §2.3): 4 for maintainers, owners and
@@ -50,22 +51,25 @@ GITLAB_GUEST = 10
 GITLAB_REPORTER = 20
 GITLAB_DEVELOPER = 30
 GITLAB_MAINTAINER = 40
+GITLAB_OWNER = 50
 
 MISSING_TOKEN_MESSAGE = "Missing token, either use login, or pass it as header or query"  # noqa: S105 - a message, not a secret
 
 
 class InvalidToken(Exception):
-    """GitLab refused the token (401)."""
+    """GitLab refused the token (401, or 403 for a blocked user)."""
 
 
 @dataclass(frozen=True)
 class Membership:
-    """What GitLab says about one token: admin flag and role per project id."""
+    """What GitLab says about one token: admin and external flags, role per project id."""
 
     admin: bool = False
     roles: Mapping[int, int] = field(default_factory=dict)
     #: Public profile of the token's user (id, username, name, avatar_url, web_url).
     user: Mapping[str, Any] = field(default_factory=dict)
+    #: GitLab's external users see internal projects only where they are members.
+    external: bool = False
 
 
 class SessionTokens(Protocol):
@@ -103,6 +107,7 @@ class Caller:
     admin: bool = False
     roles: Mapping[int, int] = field(default_factory=dict)
     user: Mapping[str, Any] = field(default_factory=dict)
+    external: bool = False
 
     @property
     def anonymous(self) -> bool:
@@ -125,7 +130,8 @@ def visibility_filter(caller: Caller) -> VisibilityFilter:
     if caller.admin:
         return VisibilityFilter(("public", "internal", "private"))
     if caller.authenticated:
-        return VisibilityFilter(("public", "internal"), tuple(sorted(caller.roles)))
+        visibilities = ("public",) if caller.external else ("public", "internal")
+        return VisibilityFilter(visibilities, tuple(sorted(caller.roles)))
     return VisibilityFilter(("public",))
 
 
@@ -134,7 +140,8 @@ def can_see(caller: Caller, project_id: int, visibility: str) -> bool:
     if visibility == "public" or caller.admin:
         return True
     if visibility == "internal":
-        return caller.authenticated
+        member = caller.roles.get(project_id, 0) > 0
+        return caller.authenticated and (not caller.external or member)
     return caller.roles.get(project_id, 0) > 0
 
 
@@ -226,6 +233,7 @@ class AccessPolicy:
             admin=membership.admin,
             roles=membership.roles,
             user=membership.user,
+            external=membership.external,
         )
 
     def _session_caller(self, request: Request) -> Caller | None:

@@ -6,6 +6,7 @@ SharingHub so its clients work unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import threading
@@ -33,6 +34,7 @@ from mlops_server.access import (
     READ_ONLY,
     AccessPolicy,
     Caller,
+    InvalidToken,
     MembershipLookup,
     access_level,
     can_see,
@@ -123,6 +125,24 @@ class Catalog:
         self.index = index
         self.policy = policy
         self._resync_pending = threading.Event()
+        # Starred project ids per token hash, for ``:starred`` (fetched only when asked for).
+        self._starred: dict[str, tuple[float, frozenset[int]]] = {}
+
+    def starred(self, caller: Caller) -> frozenset[int]:
+        """The projects the caller starred; none for a caller without a GitLab user."""
+        lookup = getattr(self.source, "starred", None)
+        if caller.token is None or not caller.authenticated or lookup is None:
+            return frozenset()
+        key = hashlib.sha256(caller.token.encode()).hexdigest()
+        cached = self._starred.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.access_cache_ttl:
+            return cached[1]
+        try:
+            ids = frozenset(lookup(caller.token))
+        except InvalidToken:
+            raise Unauthorized("Invalid token") from None
+        self._starred[key] = (time.monotonic(), ids)
+        return ids
 
     def resync_later(self, reason: str) -> bool:
         """Re-sync the whole source in a background thread; False when one is already waiting
@@ -183,6 +203,7 @@ class Catalog:
                 project_ids=visible.project_ids,
                 categories=params.collections,
                 ids=params.ids,
+                among_project_ids=sorted(self.starred(caller)) if params.starred else None,
                 topics=params.topics,
                 words=params.words,
                 bbox=params.bbox,

@@ -486,6 +486,8 @@ class IndexQuery:
     # Projects visible whatever their visibility (the caller's memberships).
     project_ids: Sequence[int] = ()
     ids: Sequence[str] | None = None
+    # Only these projects, whatever else matches (``:starred``); None: no such limit.
+    among_project_ids: Sequence[int] | None = None
     topics: Sequence[str] = ()
     words: Sequence[str] = ()
     bbox: tuple[float, float, float, float] | None = None
@@ -685,6 +687,8 @@ class Index:
         )
         if query.ids is not None:
             conditions.append(ITEMS.c.path.in_(query.ids))
+        if query.among_project_ids is not None:
+            conditions.append(ITEMS.c.project_id.in_(query.among_project_ids))
         for topic in query.topics:
             conditions.append(
                 exists().where(TOPICS.c.path == ITEMS.c.path, TOPICS.c.topic == topic)

@@ -45,6 +45,8 @@ class SearchParams:
     end: datetime | None = None
     topics: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    #: ``:starred``: only the projects the caller starred.
+    starred: bool = False
     sortby: list[tuple[str, bool]] = field(default_factory=list)
     echo: dict[str, str] = field(default_factory=dict)
     predicate: Predicate | None = None
@@ -170,23 +172,30 @@ def parse_datetime(value: Any) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-def parse_query(value: Any) -> tuple[list[str], list[str]]:
+#: Upstream's ``q`` flags.
+QUERY_FLAGS = frozenset({"starred"})
+
+
+def parse_query(value: Any) -> tuple[list[str], list[str], set[str]]:
     """The upstream ``q`` mini-language: ``[topic]`` terms, ``:flags``, and free text."""
     if value is None:
-        return [], []
+        return [], [], set()
     topics: list[str] = []
     words: list[str] = []
+    flags: set[str] = set()
     for term in _as_list(value, "q"):
         match = _TOPIC_TERM.match(term)
         if match:
             topics.append(match.group(1).strip())
         elif term.startswith(":"):
-            continue  # flags such as ':starred' mean nothing to an anonymous caller
+            flag = term[1:].strip()
+            if flag in QUERY_FLAGS:  # as upstream, other flags have no effect
+                flags.add(flag)
         else:
             words.extend(term.split())
     if len(topics) + len(words) > MAX_QUERY_TERMS:
         raise BadRequest(f"Parameter 'q' has more than {MAX_QUERY_TERMS} terms")
-    return topics, words
+    return topics, words, flags
 
 
 def parse_sortby(value: Any) -> list[tuple[str, bool]]:
@@ -321,6 +330,7 @@ def parse_search(
         ids = None
         topics: list[str] = []
         words: list[str] = []
+        flags: set[str] = set()
         sortby: list[tuple[str, bool]] = []
         intersects: BaseGeometry | None = None
     else:
@@ -328,7 +338,7 @@ def parse_search(
         ids = _as_list(values["ids"], "ids") if values.get("ids") else None
         if ids is not None and len(ids) > MAX_IDS:
             raise BadRequest(f"Parameter 'ids' has more than {MAX_IDS} ids")
-        topics, words = parse_query(values.get("q"))
+        topics, words, flags = parse_query(values.get("q"))
         sortby = parse_sortby(values.get("sortby"))
         intersects = parse_intersects(values.get("intersects"))
     crs = values.get("filter-crs")
@@ -353,6 +363,7 @@ def parse_search(
         end=end,
         topics=topics,
         words=words,
+        starred="starred" in flags,
         sortby=sortby,
         echo=_echo(values, names),
         predicate=predicate,

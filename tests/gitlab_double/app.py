@@ -110,6 +110,8 @@ class GitLabApp:
         user = self.state.user_for_token(token)
         if user is None:
             raise ApiError(401, "401 Unauthorized")
+        if user.state == "blocked":
+            raise ApiError(403, "403 Forbidden")
         return user
 
     async def dispatch(self, request: Request) -> Response:
@@ -650,6 +652,9 @@ class GitLabApp:
             projects = [p for p in projects if self.state.access_level(user, p) >= minimum]
         elif user is None and (_flag(params.get("membership")) or params.get("min_access_level")):
             projects = []
+        if _flag(params.get("starred")):
+            starred = user.starred if user is not None else set()
+            projects = [p for p in projects if p.path in starred]
         if params.get("visibility"):
             projects = [p for p in projects if p.visibility == params["visibility"]]
         if params.get("topic"):
@@ -874,10 +879,10 @@ class GitLabApp:
             "id": user.id,
             "username": user.username,
             "name": user.name,
-            "state": "active",
+            "state": user.state,
             "avatar_url": None,
             "web_url": f"{self.web}/{user.username}",
         }
         if full:
-            body.update({"email": user.email, "is_admin": user.admin})
+            body.update({"email": user.email, "is_admin": user.admin, "external": user.external})
         return body

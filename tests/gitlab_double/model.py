@@ -43,6 +43,12 @@ class User:
         ``Authorization: Bearer``.
     admin
         Administrators see every project (like a service token on a real instance).
+    state
+        ``active`` or ``blocked``: every API call of a blocked user answers 403.
+    external
+        External users see internal projects only where they are members.
+    starred
+        Full paths of the projects the user starred.
     """
 
     username: str
@@ -51,6 +57,9 @@ class User:
     email: str = ""
     admin: bool = False
     id: int = 0
+    state: str = "active"
+    external: bool = False
+    starred: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -78,6 +87,8 @@ class Project:
     files: dict[str, bytes | str] = field(default_factory=dict)
     lfs: set[str] = field(default_factory=set)
     members: dict[str, int] = field(default_factory=dict)
+    #: Groups the project is shared with: group full path -> highest role the share grants.
+    shared_with_groups: dict[str, int] = field(default_factory=dict)
     name: str = ""
     description: str = ""
     default_branch: str = "main"
@@ -285,19 +296,31 @@ class GitLabState:
         return None
 
     def access_level(self, user: User | None, project: Project) -> int:
-        """The user's role on the project, direct or from its group (0 when not a member)."""
+        """The user's role on the project (0 when not a member): direct, inherited from any
+        ancestor group, or through a group the project is shared with (capped by the share)."""
         if user is None:
             return 0
-        direct = project.members.get(user.username, 0)
-        group = self.group(project.namespace) if project.namespace else None
-        inherited = group.members.get(user.username, 0) if group is not None else 0
-        return max(direct, inherited)
+        levels = [project.members.get(user.username, 0)]
+        levels.append(self.group_role(user, project.namespace))
+        for group_path, most in project.shared_with_groups.items():
+            levels.append(min(self.group_role(user, group_path), most))
+        return max(levels)
+
+    def group_role(self, user: User, full_path: str) -> int:
+        """The user's role in a group, direct or inherited from its ancestors."""
+        parts = full_path.split("/") if full_path else []
+        roles = [0]
+        for depth in range(1, len(parts) + 1):
+            group = self.group("/".join(parts[:depth]))
+            if group is not None:
+                roles.append(group.members.get(user.username, 0))
+        return max(roles)
 
     def can_see(self, user: User | None, project: Project) -> bool:
         if project.visibility == "public" or (user is not None and user.admin):
             return True
         if project.visibility == "internal":
-            return user is not None
+            return user is not None and (not user.external or self.access_level(user, project) > 0)
         return self.access_level(user, project) > 0
 
     def can_read_code(self, user: User | None, project: Project) -> bool:

@@ -4,7 +4,7 @@ A service token (``MLOPS_GITLAB_TOKEN``; an administrator's, or one that sees ev
 catalog) reads projects, their full repository tree (keyset-paginated, no 100-file cap) and
 README. Downloads stream ``/repository/files/:path/raw?lfs=true`` so LFS pointers resolve to
 their content. ``memberships`` asks GitLab, with the caller's own token, which projects it is
-a member of and with which role.
+a member of (directly, through a group or a group share) and with which role.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ import gitlab
 import gitlab.exceptions
 import requests
 
-from mlops_server.access import InvalidToken, Membership
+from mlops_server.access import (
+    GITLAB_DEVELOPER,
+    GITLAB_GUEST,
+    GITLAB_MAINTAINER,
+    GITLAB_OWNER,
+    GITLAB_REPORTER,
+    InvalidToken,
+    Membership,
+)
 from mlops_server.sources.base import (
     Project,
     ProjectFile,
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 
 README_NAMES = ("README.md", "readme.md")
 PER_PAGE = 100
+# Roles above guest, lowest first: the ``min_access_level`` listings that resolve a role.
+HIGHER_ROLES = (GITLAB_REPORTER, GITLAB_DEVELOPER, GITLAB_MAINTAINER, GITLAB_OWNER)
 
 
 def _datetime(value: Any) -> datetime:
@@ -251,23 +261,35 @@ class GitLabSource:
     # -- permissions ---------------------------------------------------------------------
 
     def memberships(self, token: str) -> Membership:
-        """Admin flag and role per project id of the token's user (one paginated call)."""
+        """Admin and external flags, and role per project id, of the token's user.
+
+        One paginated call in the common case. GitLab's ``permissions`` of a project name
+        the direct membership and the direct parent group's only: access through a group
+        share or a higher ancestor group leaves both empty, and those projects' roles are
+        then resolved by ``_resolve_roles``. A blocked user's token is refused with a 403,
+        which counts as an invalid token.
+        """
         client = self._gitlab(token)
         try:
-            user = client.http_get("/user")
+            try:
+                user = client.http_get("/user")
+            except gitlab.exceptions.GitlabHttpError as error:
+                if error.response_code == 403:  # a blocked user
+                    raise InvalidToken from error
+                raise
             roles: dict[int, int] = {}
-            for project in client.http_list(
-                "/projects",
-                query_data={"min_access_level": 10, "order_by": "id", "sort": "asc"},
-                per_page=PER_PAGE,
-                iterator=True,
-            ):
+            unresolved: set[int] = set()
+            for project in self._member_projects(client, GITLAB_GUEST):
                 permissions = project.get("permissions") or {}
                 levels = [
                     int((permissions.get(kind) or {}).get("access_level") or 0)
                     for kind in ("project_access", "group_access")
                 ]
-                roles[int(project["id"])] = max([*levels, 10])
+                project_id = int(project["id"])
+                roles[project_id] = max([*levels, GITLAB_GUEST])
+                if not any(levels):
+                    unresolved.add(project_id)
+            roles.update(self._resolve_roles(client, unresolved))
         except gitlab.exceptions.GitlabAuthenticationError as error:
             raise InvalidToken from error
         except gitlab.exceptions.GitlabHttpError as error:
@@ -278,4 +300,55 @@ class GitLabSource:
             client.session.close()
         profile = user if isinstance(user, dict) else {}
         public = {k: profile.get(k) for k in ("id", "username", "name", "avatar_url", "web_url")}
-        return Membership(admin=bool(profile.get("is_admin")), roles=roles, user=public)
+        return Membership(
+            admin=bool(profile.get("is_admin")),
+            roles=roles,
+            user=public,
+            external=bool(profile.get("external")),
+        )
+
+    def starred(self, token: str) -> frozenset[int]:
+        """Ids of the projects the token's user starred (upstream's ``:starred``)."""
+        client = self._gitlab(token)
+        try:
+            pages = client.http_list(
+                "/projects",
+                query_data={"starred": "true", "simple": "true", "order_by": "id", "sort": "asc"},
+                per_page=PER_PAGE,
+                iterator=True,
+            )
+            return frozenset(int(project["id"]) for project in pages)
+        except gitlab.exceptions.GitlabAuthenticationError as error:
+            raise InvalidToken from error
+        except gitlab.exceptions.GitlabHttpError as error:
+            if error.response_code in (401, 403):
+                raise InvalidToken from error
+            raise
+        finally:
+            client.session.close()
+
+    @staticmethod
+    def _member_projects(
+        client: gitlab.Gitlab, level: int, *, simple: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The projects where the client's user has at least ``level``, by id."""
+        query: dict[str, Any] = {"min_access_level": level, "order_by": "id", "sort": "asc"}
+        if simple:
+            query["simple"] = "true"
+        yield from client.http_list("/projects", query_data=query, per_page=PER_PAGE, iterator=True)
+
+    def _resolve_roles(self, client: gitlab.Gitlab, project_ids: set[int]) -> dict[int, int]:
+        """Roles of projects whose ``permissions`` are empty: the highest role whose
+        ``min_access_level`` listing still holds each project (stopping as soon as none is
+        left, so a guest costs one more call)."""
+        roles: dict[int, int] = {}
+        remaining = set(project_ids)
+        for level in HIGHER_ROLES:
+            if not remaining:
+                break
+            listed = {
+                int(project["id"]) for project in self._member_projects(client, level, simple=True)
+            }
+            remaining &= listed
+            roles.update(dict.fromkeys(remaining, level))
+        return roles
