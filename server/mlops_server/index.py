@@ -524,8 +524,9 @@ class Index:
     """Item index over an SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
-        #: One full rebuild at a time (periodic sync, group webhooks, a watched local store).
-        self._rebuilding = threading.Lock()
+        #: One writer at a time (syncs, webhooks, a watched local store): an upsert that
+        #: deleted nothing must not then insert a row a concurrent rebuild just committed.
+        self._writing = threading.RLock()
         # Keep as many connections open as requests run at once: past the pool's size, each
         # returned connection was closed and the next request opened (and, on SQLite, set
         # up) a new one; 8 concurrent searches spent about 5% of their time on that.
@@ -542,7 +543,7 @@ class Index:
 
     def rebuild(self, source: ProjectSource, settings: Settings) -> int:
         """Replace the whole index with the projects of the source; return their count."""
-        with self._rebuilding:
+        with self._writing:
             return self._rebuild(source, settings)
 
     def _rebuild(self, source: ProjectSource, settings: Settings) -> int:
@@ -587,13 +588,13 @@ class Index:
 
     def upsert(self, project: Project, settings: Settings) -> None:
         """Index one project, replacing any entry with its path or id (renames, moves)."""
-        with Session(self.engine) as session, session.begin():
+        with self._writing, Session(self.engine) as session, session.begin():
             self._delete(session, path=project.path, project_id=project.id)
             _insert(session, [_rows(project, settings)])
 
     def remove(self, path: str | None = None, project_id: int | None = None) -> bool:
         """Drop a project from the index; return whether something was removed."""
-        with Session(self.engine) as session, session.begin():
+        with self._writing, Session(self.engine) as session, session.begin():
             return self._delete(session, path=path, project_id=project_id)
 
     def _delete(self, session: Session, path: str | None, project_id: int | None) -> bool:

@@ -5,8 +5,9 @@ platform has no notifications) and re-indexes only the projects whose files chan
 project of a changed path is the nearest folder above it that holds a manifest now, or that
 the index knows (a deleted project). Writes by this server itself (the index next to the
 projects, the embedded MLflow's data), which sit in dot-folders and dot-files at the store's
-top, are not followed. A folder that arrives or leaves as a whole (``mv`` in or out) can
-hold any number of projects the index cannot name, so it re-indexes the whole store.
+top, are not followed. A folder that arrives as a whole (``mv`` in) is searched for the
+projects in it; one that leaves as a whole (``mv`` out) may have held projects the index
+cannot name from its path alone, so it re-indexes the whole store.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ class StoreWatcher:
             project = self._project_of(Path(path))
             if project is not None:
                 projects.add(project)
-            elif self._may_hold_projects(Path(path)):
+            elif Path(path).is_dir():  # a new namespace, or a folder moved in: its projects
+                projects.update(self._projects_below(Path(path)))
+            elif self._may_have_held_projects(Path(path)):
                 rescan = True
         if rescan or len(projects) > REBUILD_ABOVE:
             count = self.index.rebuild(self.source, self.settings)
@@ -113,10 +116,19 @@ class StoreWatcher:
             )
         return done
 
-    def _may_hold_projects(self, path: Path) -> bool:
-        """A folder moved in or out of the store arrives as one event for the folder alone."""
-        if path.is_dir():
-            return True
+    def _projects_below(self, folder: Path) -> set[str]:
+        """The projects inside a folder that arrived as a whole (one event for the folder)."""
+        found = set()
+        for manifest in folder.rglob(MANIFEST):
+            relative = manifest.parent.relative_to(self.source.root)
+            if not any(part.startswith(".") for part in relative.parts):
+                found.add(relative.as_posix())
+        return found
+
+    @staticmethod
+    def _may_have_held_projects(path: Path) -> bool:
+        """A folder moved out of the store arrives as one event for the folder alone, and
+        the index cannot list the projects that were below it."""
         return not path.exists() and not path.suffix
 
     def _project_of(self, path: Path) -> str | None:

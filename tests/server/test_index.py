@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -360,3 +361,47 @@ def test_count_stops_at_the_limit_and_paging_still_reaches_every_item(
     none = IndexQuery(visibilities=["public"], categories=["processor"], limit=2)
     page = index.search(none)
     assert (page.items, page.matched, page.more) == ([], 0, False)
+
+
+class _PausedSource(Source):
+    """A source whose listing stops halfway until released (a slow GitLab sync)."""
+
+    def __init__(self, projects: list[Project]) -> None:
+        super().__init__(projects)
+        self.halfway = threading.Event()
+        self.release = threading.Event()
+
+    def iter_projects(self) -> Iterator[Project]:
+        yield self.projects[0]
+        self.halfway.set()
+        assert self.release.wait(10)
+        yield from self.projects[1:]
+
+
+def test_an_upsert_during_a_rebuild_waits_for_it(index: Index) -> None:
+    # Given: a rebuild paused after its first project, the second one still to come
+    first, second = project(401, "race/first", "public"), project(402, "race/second", "public")
+    source = _PausedSource([first, second])
+    rebuild = threading.Thread(target=index.rebuild, args=(source, load_settings()))
+    rebuild.start()
+    assert source.halfway.wait(10)
+
+    # When a webhook re-indexes the second project meanwhile (a concurrent writer)
+    errors: list[BaseException] = []
+
+    def upsert() -> None:
+        try:
+            index.upsert(second, load_settings())
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    webhook = threading.Thread(target=upsert)
+    webhook.start()
+    source.release.set()
+    rebuild.join(20)
+    webhook.join(20)
+
+    # Then neither writer fails, and the project is indexed once
+    assert errors == []
+    assert index.get(path="race/second") is not None
+    assert index.get(project_id=402) is not None
